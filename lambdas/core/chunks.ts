@@ -1,0 +1,48 @@
+/**
+ * Reassembly of chunked messages over a ChunkStore (durable on the server, in memory in a client).
+ * Redelivered pieces are harmless; pieces that disagree are refused and the set is dropped.
+ */
+import { ConcordError } from './errors';
+import type { ChunkStore, ChunkPiece } from './ports';
+import { validateChunk, type MessageOf } from './protocol';
+
+const samePiece = (a: ChunkPiece, b: ChunkPiece): boolean => {
+  if (a.count !== b.count || a.totalBytes !== b.totalBytes || a.piece.length !== b.piece.length) return false;
+  for (let i = 0; i < a.piece.length; i++) if (a.piece[i] !== b.piece[i]) return false;
+  return true;
+};
+
+/**
+ * Adds one piece. Returns the reassembled message bytes when this piece completes the set (the
+ * set is then deleted), null while pieces are missing. Throws ConcordError `bad_chunk`,
+ * `chunk_inconsistent` or `chunk_incomplete` (the set is dropped; the sender resends).
+ */
+export async function acceptChunk(store: ChunkStore, connectionId: string, chunk: MessageOf<'chunk'>): Promise<Uint8Array | null> {
+  validateChunk(chunk);
+  const piece: ChunkPiece = { index: chunk.index, count: chunk.count, totalBytes: chunk.totalBytes, piece: chunk.piece };
+  const existing = await store.putPiece(connectionId, chunk.id, piece);
+  if (existing && !samePiece(existing, piece)) {
+    await store.deleteSet(connectionId, chunk.id, chunk.count);
+    throw new ConcordError('chunk_inconsistent', `two different pieces for index ${chunk.index}`);
+  }
+  const pieces = await store.pieces(connectionId, chunk.id);
+  if (pieces.some((p) => p.count !== chunk.count || p.totalBytes !== chunk.totalBytes)) {
+    await store.deleteSet(connectionId, chunk.id, chunk.count);
+    throw new ConcordError('chunk_inconsistent', 'pieces disagree on count or total size');
+  }
+  const byIndex = new Map(pieces.map((p) => [p.index, p]));
+  if (byIndex.size < chunk.count) return null;
+  const out = new Uint8Array(chunk.totalBytes);
+  let offset = 0;
+  for (let i = 0; i < chunk.count; i++) {
+    const p = byIndex.get(i)!.piece;
+    if (offset + p.length > out.length) throw new ConcordError('chunk_incomplete', 'pieces exceed the declared size');
+    out.set(p, offset);
+    offset += p.length;
+  }
+  // Another invocation may complete the same set concurrently; both results are identical and
+  // the update they carry is idempotent, so deleting twice is harmless.
+  await store.deleteSet(connectionId, chunk.id, chunk.count);
+  if (offset !== chunk.totalBytes) throw new ConcordError('chunk_incomplete', `reassembled ${offset} of ${chunk.totalBytes} bytes`);
+  return out;
+}

@@ -1,0 +1,203 @@
+/**
+ * The client half of the protocol, transport-agnostic: the browser provider (web/), the Node test
+ * clients, benchmarks and the soak test all drive one of these. It knows which local updates the
+ * server has acknowledged (by message ref, no clocks, no ids), so a status of "Saved" is true.
+ */
+import * as Y from 'yjs';
+import * as awarenessProtocol from 'y-protocols/awareness';
+import { acceptChunk } from './chunks';
+import { MemoryChunkStore } from './memory';
+import { decodeFrame, decodeMessage, encodeFrames, encodeMessage, messageRef, type Message } from './protocol';
+
+export interface ClientSessionEvents {
+  /** The first server step 2 after (re)connecting has been applied. */
+  synced?: () => void;
+  /** The number of local changes not yet acknowledged changed. */
+  pending?: (count: number) => void;
+  /** The server refused something (code from errors.ts). */
+  error?: (code: string, message: string) => void;
+  /** The token expired mid-socket: refresh it and reconnect. */
+  reauth?: (reason: string) => void;
+  /** An ack arrived (seq 0 = nothing needed storing). */
+  ack?: (seq: number, ref: string) => void;
+}
+
+export interface ClientSessionOptions {
+  /** Delay before resending an update the server could not store ('unavailable'). */
+  readonly retryDelayMs?: number;
+  readonly events?: ClientSessionEvents;
+}
+
+const REMOTE = Symbol('concord-remote');
+
+export class ClientSession {
+  readonly doc: Y.Doc;
+  readonly awareness: awarenessProtocol.Awareness | null;
+  /** Sent but not yet acknowledged updates, by ref; kept to resend after 'unavailable'. */
+  private readonly pending = new Map<string, Uint8Array>();
+  /** Local changes made while disconnected; they go out in our step 2 of the next handshake. */
+  private offlineChanges = 0;
+  /** Our step 2 has been sent in answer to the server's step 1 on this connection. */
+  private handshakeDone = false;
+  private transport: ((frame: string) => void) | null = null;
+  private chunks = new MemoryChunkStore();
+  private synced = false;
+  private readonly events: ClientSessionEvents;
+  private readonly retryDelayMs: number;
+  private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+
+  constructor(doc: Y.Doc, awareness: awarenessProtocol.Awareness | null, options: ClientSessionOptions = {}) {
+    this.doc = doc;
+    this.awareness = awareness;
+    this.events = options.events ?? {};
+    this.retryDelayMs = options.retryDelayMs ?? 1000;
+    doc.on('update', this.onDocUpdate);
+    awareness?.on('update', this.onAwarenessUpdate);
+  }
+
+  get isSynced(): boolean {
+    return this.synced;
+  }
+  get pendingCount(): number {
+    return this.pending.size + this.offlineChanges;
+  }
+  /** True when connected, synced and every local change is acknowledged. */
+  get isSaved(): boolean {
+    return this.transport !== null && this.synced && this.handshakeDone && this.pendingCount === 0;
+  }
+
+  /** The socket opened: start the handshake with our state vector. */
+  connected(send: (frame: string) => void): void {
+    this.transport = send;
+    this.synced = false;
+    this.chunks = new MemoryChunkStore();
+    this.handshakeDone = false;
+    // Whatever was in flight is covered by our step 2 in the handshake.
+    this.offlineChanges += this.pending.size;
+    this.pending.clear();
+    this.emitPending();
+    this.send({ type: 'sync-step1', stateVector: Y.encodeStateVector(this.doc) });
+    if (this.awareness) {
+      this.send({ type: 'query-awareness' });
+      if (this.awareness.getLocalState() !== null) {
+        this.send({ type: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(this.awareness, [this.doc.clientID]) });
+      }
+    }
+  }
+
+  /** The socket closed. Local edits keep accumulating and go out in the next handshake. */
+  disconnected(): void {
+    this.transport = null;
+    this.synced = false;
+    this.handshakeDone = false;
+    this.offlineChanges += this.pending.size;
+    this.pending.clear();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    if (this.awareness) {
+      const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID);
+      awarenessProtocol.removeAwarenessStates(this.awareness, others, REMOTE);
+    }
+    this.emitPending();
+  }
+
+  /** One text frame from the server. Malformed frames are reported, never thrown. */
+  async receive(frame: string): Promise<void> {
+    let message: Message;
+    try {
+      message = decodeFrame(frame).message;
+      if (message.type === 'chunk') {
+        const bytes = await acceptChunk(this.chunks, 'server', message);
+        if (!bytes) return;
+        message = decodeMessage(bytes);
+      }
+    } catch (e) {
+      this.events.error?.('bad_message', (e as Error).message);
+      return;
+    }
+    switch (message.type) {
+      case 'sync-step2':
+      case 'sync-update':
+        Y.applyUpdate(this.doc, message.update, REMOTE);
+        if (message.type === 'sync-step2' && !this.synced) {
+          this.synced = true;
+          this.events.synced?.();
+        }
+        break;
+      case 'sync-step1': {
+        // The server's state vector: answer with everything it lacks (offline edits included).
+        const diff = Y.encodeStateAsUpdate(this.doc, message.stateVector);
+        this.offlineChanges = 0;
+        this.handshakeDone = true;
+        this.sendUpdate({ type: 'sync-step2', update: diff });
+        break;
+      }
+      case 'awareness':
+        if (this.awareness) awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, REMOTE);
+        break;
+      case 'ack':
+        this.pending.delete(message.ref);
+        this.events.ack?.(message.seq, message.ref);
+        this.emitPending();
+        break;
+      case 'error': {
+        const update = message.ref ? this.pending.get(message.ref) : undefined;
+        if (update && (message.code === 'unavailable' || message.code === 'rate_limited')) {
+          const timer = setTimeout(() => {
+            this.timers.delete(timer);
+            if (this.transport && this.pending.has(message.ref)) for (const f of encodeFrames(update)) this.transport(f);
+          }, this.retryDelayMs * (0.5 + Math.random()));
+          this.timers.add(timer);
+        } else if (update) {
+          this.pending.delete(message.ref);
+          this.emitPending();
+        }
+        this.events.error?.(message.code, message.message);
+        break;
+      }
+      case 'reauth':
+        this.events.reauth?.(message.reason);
+        break;
+      default:
+        break;
+    }
+  }
+
+  destroy(): void {
+    this.doc.off('update', this.onDocUpdate);
+    this.awareness?.off('update', this.onAwarenessUpdate);
+    for (const t of this.timers) clearTimeout(t);
+  }
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown) => {
+    if (origin === REMOTE) return;
+    if (!this.transport || !this.handshakeDone) {
+      // Before our step 2 is sent it will carry this change too.
+      this.offlineChanges++;
+      this.emitPending();
+      return;
+    }
+    this.sendUpdate({ type: 'sync-update', update });
+  };
+
+  private readonly onAwarenessUpdate = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
+    if (origin === REMOTE || !this.transport || !this.awareness) return;
+    const changed = [...added, ...updated, ...removed].filter((id) => id === this.doc.clientID);
+    if (changed.length) this.send({ type: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed) });
+  };
+
+  private sendUpdate(message: Message & { update: Uint8Array }): void {
+    const bytes = encodeMessage(message);
+    this.pending.set(messageRef(bytes), bytes);
+    this.emitPending();
+    for (const frame of encodeFrames(bytes)) this.transport?.(frame);
+  }
+
+  private send(message: Message): void {
+    for (const frame of encodeFrames(message)) this.transport?.(frame);
+  }
+
+  private emitPending(): void {
+    this.events.pending?.(this.pendingCount);
+  }
+}

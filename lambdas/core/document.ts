@@ -1,0 +1,128 @@
+/**
+ * Yjs document logic: validating updates, loading a document from its snapshot and op log, and
+ * compaction. Pure functions over the ports; no AWS, no clocks other than the injected one.
+ */
+import * as Y from 'yjs';
+import * as decoding from 'lib0/decoding';
+import { ConcordError } from './errors';
+import { LIMITS } from './limits';
+import type { Clock, OpLog, OpLogEntry, Snapshot, SnapshotStore } from './ports';
+
+/**
+ * Fully decodes a Yjs v1 update before anything is stored (invariant 5). Throws ConcordError
+ * `update_too_large` or `bad_update`.
+ */
+export function validateUpdate(update: Uint8Array): void {
+  if (update.length > LIMITS.updateBytes) throw new ConcordError('update_too_large', `${update.length} bytes`);
+  try {
+    Y.decodeUpdate(update);
+  } catch (e) {
+    throw new ConcordError('bad_update', (e as Error).message);
+  }
+}
+
+/** True for an update that carries no structs and no deletions (e.g. an up-to-date step 2). */
+export function isEmptyUpdate(update: Uint8Array): boolean {
+  const decoded = Y.decodeUpdate(update);
+  return decoded.structs.length === 0 && decoded.ds.clients.size === 0;
+}
+
+/**
+ * Decodes a y-protocols awareness update fully (clients, clocks, JSON states). Throws
+ * ConcordError `bad_awareness`.
+ */
+export function validateAwareness(update: Uint8Array): void {
+  try {
+    const d = decoding.createDecoder(update);
+    const n = decoding.readVarUint(d);
+    for (let i = 0; i < n; i++) {
+      decoding.readVarUint(d);
+      decoding.readVarUint(d);
+      JSON.parse(decoding.readVarString(d));
+    }
+    if (decoding.hasContent(d)) throw new Error('trailing bytes');
+  } catch (e) {
+    throw new ConcordError('bad_awareness', (e as Error).message);
+  }
+}
+
+export interface LoadedDocument {
+  readonly doc: Y.Doc;
+  readonly snapshot: Snapshot | null;
+  /** Op-log entries not yet compacted, ascending. */
+  readonly tail: OpLogEntry[];
+}
+
+/**
+ * Latest snapshot + every remaining op-log entry. Every remaining entry is applied, not only
+ * those above the snapshot's version: merging is idempotent, and this way an entry is visible
+ * until the moment compaction deletes it after it is durably in a snapshot.
+ */
+export async function loadDocument(docId: string, opLog: OpLog, snapshots: SnapshotStore): Promise<LoadedDocument> {
+  // Entries first, snapshot second: an entry deleted between the two reads is already in the
+  // snapshot we read next (compaction commits the snapshot before it deletes).
+  const tail = await opLog.readAll(docId);
+  const snapshot = await snapshots.latest(docId);
+  const doc = new Y.Doc({ gc: true });
+  if (snapshot) Y.applyUpdate(doc, snapshot.state);
+  for (const entry of tail) Y.applyUpdate(doc, entry.update);
+  return { doc, snapshot, tail };
+}
+
+/** The whole stored state as one update (snapshot + tail), without building a Y.Doc twice. */
+export async function loadState(docId: string, opLog: OpLog, snapshots: SnapshotStore): Promise<Uint8Array> {
+  const { doc } = await loadDocument(docId, opLog, snapshots);
+  const state = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  return state;
+}
+
+export type CompactionResult =
+  | { readonly status: 'nothing-to-do' }
+  | { readonly status: 'compacted'; readonly version: number; readonly merged: number; readonly bytes: number }
+  | { readonly status: 'cleaned'; readonly removed: number }
+  | { readonly status: 'conflict' };
+
+export interface CompactionOptions {
+  readonly clock: Clock;
+  /** Merge only if at least this many entries are newer than the latest snapshot. */
+  readonly minEntries?: number;
+}
+
+/**
+ * Compaction (invariant 3): merge the latest snapshot and the op-log entries newer than it into a
+ * new snapshot, commit it with compare-and-set on the base version, then remove exactly the
+ * entries it merged. Safe to run concurrently: a loser of the compare-and-set deletes nothing.
+ * Entries at or below the latest snapshot's version are already in it (a sequence number is only
+ * handed out above every readable one) and are removed as a clean-up.
+ */
+export async function compact(docId: string, opLog: OpLog, snapshots: SnapshotStore, options: CompactionOptions): Promise<CompactionResult> {
+  const base = await snapshots.latest(docId);
+  const entries = await opLog.readAll(docId);
+  const baseVersion = base?.version ?? 0;
+  const covered = entries.filter((e) => e.seq <= baseVersion);
+  const fresh = entries.filter((e) => e.seq > baseVersion);
+  if (fresh.length === 0 || fresh.length < (options.minEntries ?? 1)) {
+    if (covered.length === 0) return { status: 'nothing-to-do' };
+    await opLog.remove(docId, covered.map((e) => e.seq));
+    return { status: 'cleaned', removed: covered.length };
+  }
+  const doc = new Y.Doc({ gc: true });
+  if (base) Y.applyUpdate(doc, base.state);
+  for (const entry of fresh) Y.applyUpdate(doc, entry.update);
+  const state = Y.encodeStateAsUpdate(doc);
+  doc.destroy();
+  const version = fresh[fresh.length - 1].seq;
+  const committed = await snapshots.commit({
+    docId,
+    version,
+    baseVersion: base?.version ?? null,
+    state,
+    authors: [...new Set(fresh.map((e) => e.userId))].sort(),
+    createdAt: options.clock.now(),
+    name: null,
+  });
+  if (!committed) return { status: 'conflict' };
+  await opLog.remove(docId, entries.map((e) => e.seq));
+  return { status: 'compacted', version, merged: fresh.length, bytes: state.length };
+}
