@@ -36,7 +36,11 @@ export async function acceptChunk(store: ChunkStore, connectionId: string, chunk
   let offset = 0;
   for (let i = 0; i < chunk.count; i++) {
     const p = byIndex.get(i)!.piece;
-    if (offset + p.length > out.length) throw new ConcordError('chunk_incomplete', 'pieces exceed the declared size');
+    if (offset + p.length > out.length) {
+      // Only a store that lost or altered a piece gets here: drop the set so a resend starts clean.
+      await store.deleteSet(connectionId, chunk.id, chunk.count);
+      throw new ConcordError('chunk_incomplete', 'pieces exceed the declared size');
+    }
     out.set(p, offset);
     offset += p.length;
   }

@@ -30,6 +30,9 @@ export interface ClientSessionOptions {
 
 const REMOTE = Symbol('concord-remote');
 
+/** Errors without a ref after which every unacknowledged message is resent. */
+const RESEND_ALL_CODES = new Set(['unavailable', 'chunk_incomplete', 'chunk_inconsistent']);
+
 export class ClientSession {
   readonly doc: Y.Doc;
   readonly awareness: awarenessProtocol.Awareness | null;
@@ -118,7 +121,12 @@ export class ClientSession {
     switch (message.type) {
       case 'sync-step2':
       case 'sync-update':
-        Y.applyUpdate(this.doc, message.update, REMOTE);
+        try {
+          Y.applyUpdate(this.doc, message.update, REMOTE);
+        } catch (e) {
+          this.events.error?.('bad_update', (e as Error).message);
+          return;
+        }
         if (message.type === 'sync-step2' && !this.synced) {
           this.synced = true;
           this.events.synced?.();
@@ -143,11 +151,11 @@ export class ClientSession {
       case 'error': {
         const update = message.ref ? this.pending.get(message.ref) : undefined;
         if (update && (message.code === 'unavailable' || message.code === 'rate_limited')) {
-          const timer = setTimeout(() => {
-            this.timers.delete(timer);
-            if (this.transport && this.pending.has(message.ref)) for (const f of encodeFrames(update)) this.transport(f);
-          }, this.retryDelayMs * (0.5 + Math.random()));
-          this.timers.add(timer);
+          this.resendLater([message.ref]);
+        } else if (!message.ref && RESEND_ALL_CODES.has(message.code)) {
+          // The server could not tell which message failed (a chunk set, or a failure before the
+          // message was decoded): resend everything unacknowledged; updates are idempotent.
+          this.resendLater([...this.pending.keys()]);
         } else if (update) {
           this.pending.delete(message.ref);
           this.emitPending();
@@ -188,9 +196,32 @@ export class ClientSession {
 
   private sendUpdate(message: Message & { update: Uint8Array }): void {
     const bytes = encodeMessage(message);
+    let frames: string[];
+    try {
+      frames = encodeFrames(bytes);
+    } catch (e) {
+      // Over LIMITS.updateBytes: it cannot be sent; it stays unsaved (never reported as saved).
+      this.offlineChanges++;
+      this.emitPending();
+      this.events.error?.('update_too_large', (e as Error).message);
+      return;
+    }
     this.pending.set(messageRef(bytes), bytes);
     this.emitPending();
-    for (const frame of encodeFrames(bytes)) this.transport?.(frame);
+    for (const frame of frames) this.transport?.(frame);
+  }
+
+  /** Resends the given pending messages after a jittered delay (server time is never needed). */
+  private resendLater(refs: readonly string[]): void {
+    if (refs.length === 0) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      for (const ref of refs) {
+        const bytes = this.pending.get(ref);
+        if (this.transport && bytes) for (const f of encodeFrames(bytes)) this.transport(f);
+      }
+    }, this.retryDelayMs * (0.5 + Math.random()));
+    this.timers.add(timer);
   }
 
   private send(message: Message): void {

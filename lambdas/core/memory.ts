@@ -30,7 +30,10 @@ export class MemoryOpLog implements OpLog {
   }
   async remove(docId: string, seqs: readonly number[]): Promise<void> {
     if (seqs.length === 0) return;
-    this.floors.set(docId, Math.max(this.floors.get(docId) ?? 0, ...seqs));
+    // A loop, not Math.max(...seqs): spreading a long compaction's seqs overflows the call stack.
+    let floor = this.floors.get(docId) ?? 0;
+    for (const seq of seqs) if (seq > floor) floor = seq;
+    this.floors.set(docId, floor);
     const drop = new Set(seqs);
     this.entries.set(docId, (this.entries.get(docId) ?? []).filter((e) => !drop.has(e.seq)));
   }

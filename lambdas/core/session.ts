@@ -149,7 +149,9 @@ export async function handleFrame(deps: SessionDeps, connection: Connection, fra
     }
   } catch (e) {
     if (e instanceof ConcordError) return refuse(e.code, e.detail);
-    if (ref) await send(deps, connection.connectionId, errorMessage('unavailable', ERROR_CODES.unavailable, ref)).catch(() => undefined);
+    // Tell the sender even when the failure came before the ref was known (e.g. the chunk store
+    // failed): with an empty ref the client resends everything not yet acknowledged.
+    await send(deps, connection.connectionId, errorMessage('unavailable', ERROR_CODES.unavailable, ref)).catch(() => undefined);
     throw e;
   }
 }
@@ -170,6 +172,7 @@ export interface FanoutResult {
  * (FM-1.5, FM-4.2). When every entry came from one connection, that connection is skipped.
  */
 export async function fanoutDocument(deps: Pick<SessionDeps, 'broadcaster' | 'connections'>, docId: string, entries: readonly OpLogEntry[]): Promise<FanoutResult> {
+  if (entries.length === 0) return { docId, entries: 0, recipients: 0, gone: 0, bytes: 0, oldestServerTime: 0 };
   const sorted = [...entries].sort((a, b) => a.seq - b.seq);
   const merged = sorted.length === 1 ? sorted[0].update : Y.mergeUpdates(sorted.map((e) => e.update));
   const origins = new Set(sorted.map((e) => e.connectionId));
@@ -184,7 +187,7 @@ export async function fanoutDocument(deps: Pick<SessionDeps, 'broadcaster' | 'co
     recipients: delivered,
     gone,
     bytes: merged.length,
-    oldestServerTime: Math.min(...sorted.map((e) => e.serverTime)),
+    oldestServerTime: sorted.reduce((min, e) => Math.min(min, e.serverTime), Number.POSITIVE_INFINITY),
   };
 }
 
