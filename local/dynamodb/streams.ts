@@ -1,0 +1,357 @@
+/**
+ * DynamoDB Streams and Lambda's stream event source mapping, emulated in process (dynalite has no
+ * streams). `OpLogStream` holds records in shards chosen by partition key, so every record of one
+ * document lands in one shard in write order; `StreamConsumer` polls each shard like Lambda does:
+ * one batch in flight per shard, batch size and batching window, retries with backoff, bisect on
+ * error (without using a retry attempt), ReportBatchItemFailures (retry from the lowest failed
+ * record), maximum record age, and an on-failure record after the last attempt.
+ */
+import { createHash, randomUUID } from 'node:crypto';
+import type { AttributeValue as StreamAttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
+import type { StreamConsumerDefinition } from '../../contracts/streams';
+
+export type StreamImage = Record<string, StreamAttributeValue>;
+
+export interface StreamChange {
+  readonly eventName: 'INSERT' | 'MODIFY' | 'REMOVE';
+  readonly keys: StreamImage;
+  readonly newImage?: StreamImage;
+  /** Partition key value: decides the shard, hence the per-document order. */
+  readonly partitionKey: string;
+}
+
+export interface StoredStreamRecord {
+  readonly record: DynamoDBRecord;
+  readonly shardId: string;
+  readonly sequenceNumber: bigint;
+  /** Server time the record entered the stream, epoch ms. */
+  readonly arrivedAt: number;
+}
+
+export interface Shard {
+  readonly shardId: string;
+  readonly records: StoredStreamRecord[];
+  /** Records already trimmed from the front (retention), so positions stay stable. */
+  trimmed: number;
+}
+
+export interface OpLogStreamOptions {
+  readonly tableName: string;
+  readonly region: string;
+  /** Number of shards; a partition key always maps to the same one (default 4). */
+  readonly shardCount?: number;
+  /** Retention of records, like DynamoDB Streams' 24 h. */
+  readonly retentionMs?: number;
+  readonly now?: () => number;
+}
+
+const ACCOUNT_ID = '000000000000';
+
+export class OpLogStream {
+  readonly streamArn: string;
+  readonly shards: Shard[];
+  private readonly region: string;
+  private readonly retentionMs: number;
+  private readonly now: () => number;
+  private nextSequence: bigint;
+  private readonly listeners = new Set<(shard: Shard) => void>();
+
+  constructor(options: OpLogStreamOptions) {
+    this.now = options.now ?? Date.now;
+    this.region = options.region;
+    this.retentionMs = options.retentionMs ?? 24 * 3600_000;
+    const label = new Date(this.now()).toISOString().replace('Z', '');
+    this.streamArn = `arn:aws:dynamodb:${options.region}:${ACCOUNT_ID}:table/${options.tableName}/stream/${label}`;
+    const count = Math.max(1, options.shardCount ?? 4);
+    const prefix = `shardId-${String(this.now()).padStart(20, '0')}`;
+    this.shards = Array.from({ length: count }, (_, i) => ({ shardId: `${prefix}-${String(i).padStart(8, '0')}`, records: [], trimmed: 0 }));
+    // Sequence numbers grow across restarts (time-based prefix), like DynamoDB's.
+    this.nextSequence = BigInt(this.now()) * 1_000_000_000n;
+  }
+
+  shardFor(partitionKey: string): Shard {
+    const h = createHash('md5').update(partitionKey).digest().readUInt32BE(0);
+    return this.shards[h % this.shards.length];
+  }
+
+  /** Appends one change and wakes the consumers of its shard. */
+  append(change: StreamChange): StoredStreamRecord {
+    const shard = this.shardFor(change.partitionKey);
+    const sequenceNumber = ++this.nextSequence;
+    const arrivedAt = this.now();
+    const dynamodb: DynamoDBRecord['dynamodb'] = {
+      ApproximateCreationDateTime: Math.floor(arrivedAt / 1000),
+      Keys: change.keys,
+      ...(change.newImage ? { NewImage: change.newImage } : {}),
+      SequenceNumber: sequenceNumber.toString(),
+      SizeBytes: Buffer.byteLength(JSON.stringify(change.keys)) + (change.newImage ? Buffer.byteLength(JSON.stringify(change.newImage)) : 0),
+      StreamViewType: 'NEW_IMAGE',
+    };
+    const stored: StoredStreamRecord = {
+      record: {
+        eventID: randomUUID().replace(/-/g, ''),
+        eventName: change.eventName,
+        eventVersion: '1.1',
+        eventSource: 'aws:dynamodb',
+        awsRegion: this.region,
+        dynamodb,
+        eventSourceARN: this.streamArn,
+      },
+      shardId: shard.shardId,
+      sequenceNumber,
+      arrivedAt,
+    };
+    shard.records.push(stored);
+    this.trim(shard);
+    for (const listener of this.listeners) listener(shard);
+    return stored;
+  }
+
+  /** Drops records past retention from the front of a shard (their positions stay counted). */
+  private trim(shard: Shard): void {
+    const cutoff = this.now() - this.retentionMs;
+    let n = 0;
+    while (n < shard.records.length && shard.records[n].arrivedAt < cutoff) n++;
+    if (n > 0) {
+      shard.records.splice(0, n);
+      shard.trimmed += n;
+    }
+  }
+
+  onAppend(listener: (shard: Shard) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+/** What goes to the on-failure destination (Lambda's invocation record for stream sources). */
+export interface OnFailureRecord {
+  readonly requestContext: { requestId: string; functionArn: string; condition: 'RetryAttemptsExhausted' | 'RecordAgeExceeded'; approximateInvokeCount: number };
+  readonly responseContext: { statusCode: number; executedVersion: string; functionError: string };
+  readonly version: '1.0';
+  readonly timestamp: string;
+  readonly DDBStreamBatchInfo: {
+    shardId: string;
+    startSequenceNumber: string;
+    endSequenceNumber: string;
+    approximateArrivalOfFirstRecord: string;
+    approximateArrivalOfLastRecord: string;
+    batchSize: number;
+    streamArn: string;
+  };
+}
+
+export interface StreamFaults {
+  /** Extra delay before each delivery, ms. */
+  deliveryDelayMs(): number;
+  /** Whether to deliver this successful batch once more (a redelivery, same records). */
+  shouldDuplicate(): boolean;
+}
+
+export interface StreamConsumerOptions {
+  readonly definition: StreamConsumerDefinition;
+  readonly invoke: (event: DynamoDBStreamEvent) => Promise<unknown>;
+  readonly onFailure: (record: OnFailureRecord) => void | Promise<void>;
+  readonly functionArn: string;
+  /** First retry delay; doubles per attempt up to maxRetryDelayMs. */
+  readonly retryDelayMs?: number;
+  readonly maxRetryDelayMs?: number;
+  readonly faults?: StreamFaults;
+  readonly log?: (entry: Record<string, unknown>) => void;
+  readonly now?: () => number;
+}
+
+interface ShardCursor {
+  readonly shard: Shard;
+  /** Absolute position (including trimmed records) of the next record to deliver. */
+  position: number;
+  running: boolean;
+}
+
+type InvokeOutcome = { ok: true; failedFrom: number | null } | { ok: false; error: unknown };
+
+/** One event source mapping: a consumer of every shard of a stream, one batch in flight per shard. */
+export class StreamConsumer {
+  readonly name: string;
+  private readonly cursors: ShardCursor[];
+  private readonly options: StreamConsumerOptions;
+  private readonly now: () => number;
+  private readonly unsubscribe: () => void;
+  private stopped = false;
+  private readonly idleWaiters = new Set<() => void>();
+  private readonly sleepers = new Set<{ timer: ReturnType<typeof setTimeout>; resolve: () => void }>();
+  /** Counters for tests and the admin endpoint. */
+  readonly stats = { invocations: 0, failures: 0, bisects: 0, discarded: 0, duplicates: 0 };
+
+  constructor(stream: OpLogStream, options: StreamConsumerOptions) {
+    this.options = options;
+    this.name = options.definition.handler;
+    this.now = options.now ?? Date.now;
+    // LATEST: a consumer starting now sees only records written from now on (like a fresh mapping).
+    this.cursors = stream.shards.map((shard) => ({ shard, position: shard.trimmed + shard.records.length, running: false }));
+    this.unsubscribe = stream.onAppend((shard) => {
+      const cursor = this.cursors.find((c) => c.shard === shard);
+      if (cursor) this.kick(cursor);
+    });
+  }
+
+  /** Resolves once every shard is caught up and nothing is in flight. */
+  async drain(): Promise<void> {
+    while (!this.isIdle()) await new Promise<void>((resolve) => this.idleWaiters.add(resolve));
+  }
+
+  isIdle(): boolean {
+    return this.cursors.every((c) => !c.running && c.position >= c.shard.trimmed + c.shard.records.length);
+  }
+
+  /** Stops polling; an invocation in flight finishes, pending retries are abandoned. */
+  stop(): void {
+    this.stopped = true;
+    this.unsubscribe();
+    for (const s of this.sleepers) {
+      clearTimeout(s.timer);
+      s.resolve();
+    }
+    this.sleepers.clear();
+  }
+
+  private kick(cursor: ShardCursor): void {
+    if (cursor.running || this.stopped) return;
+    cursor.running = true;
+    void this.poll(cursor)
+      .catch((error) => this.options.log?.({ level: 'ERROR', message: 'stream consumer crashed', consumer: this.name, error: String(error) }))
+      .finally(() => {
+        cursor.running = false;
+        if (!this.stopped && cursor.position < cursor.shard.trimmed + cursor.shard.records.length) this.kick(cursor);
+        else if (this.isIdle()) this.notifyIdle();
+      });
+  }
+
+  private notifyIdle(): void {
+    const waiters = [...this.idleWaiters];
+    this.idleWaiters.clear();
+    for (const w of waiters) w();
+  }
+
+  private available(cursor: ShardCursor): StoredStreamRecord[] {
+    const { shard } = cursor;
+    if (cursor.position < shard.trimmed) cursor.position = shard.trimmed; // trimmed past us: skip, as DynamoDB does
+    return shard.records.slice(cursor.position - shard.trimmed);
+  }
+
+  private async poll(cursor: ShardCursor): Promise<void> {
+    const { definition } = this.options;
+    while (!this.stopped) {
+      if (definition.maxBatchingWindowSeconds > 0 && this.available(cursor).length < definition.batchSize) {
+        await this.sleep(definition.maxBatchingWindowSeconds * 1000);
+      }
+      const batch = this.available(cursor).slice(0, definition.batchSize);
+      if (batch.length === 0 || this.stopped) return;
+      await this.process(batch, 0);
+      if (this.stopped) return;
+      cursor.position += batch.length;
+    }
+  }
+
+  /** Delivers `records` until they succeed or are sent to the on-failure destination. */
+  private async process(records: StoredStreamRecord[], retriesUsed: number): Promise<void> {
+    const { definition } = this.options;
+    let batch = records;
+    let attempts = 0;
+    while (batch.length && !this.stopped) {
+      const maxAgeMs = definition.maxRecordAgeSeconds * 1000;
+      const expired = batch.filter((r) => this.now() - r.arrivedAt > maxAgeMs);
+      if (expired.length) {
+        await this.discard(expired, 'RecordAgeExceeded', attempts, 'RecordAgeExceeded');
+        batch = batch.filter((r) => !expired.includes(r));
+        if (!batch.length) return;
+      }
+      const delay = this.options.faults?.deliveryDelayMs() ?? 0;
+      if (delay > 0) await this.sleep(delay);
+      if (this.stopped) return;
+      attempts++;
+      const outcome = await this.invoke(batch);
+      if (outcome.ok && outcome.failedFrom === null) {
+        if (this.options.faults?.shouldDuplicate()) {
+          this.stats.duplicates++;
+          await this.invoke(batch); // a redelivery: its outcome is ignored, as the first one already checkpointed
+        }
+        return;
+      }
+      this.stats.failures++;
+      if (!outcome.ok && definition.bisectBatchOnError && batch.length > 1) {
+        this.stats.bisects++;
+        const half = Math.ceil(batch.length / 2);
+        this.options.log?.({ level: 'WARN', message: 'stream batch failed; bisecting', consumer: this.name, size: batch.length, error: String(outcome.error) });
+        await this.process(batch.slice(0, half), retriesUsed);
+        await this.process(batch.slice(half), retriesUsed);
+        return;
+      }
+      if (outcome.ok && outcome.failedFrom !== null) batch = batch.slice(outcome.failedFrom);
+      retriesUsed++;
+      if (retriesUsed > definition.retryAttempts) {
+        await this.discard(batch, 'RetryAttemptsExhausted', attempts, outcome.ok ? 'PartialBatchFailure' : 'Unhandled');
+        return;
+      }
+      const base = this.options.retryDelayMs ?? 250;
+      await this.sleep(Math.min(this.options.maxRetryDelayMs ?? 5000, base * 2 ** (retriesUsed - 1)));
+    }
+  }
+
+  private async invoke(batch: StoredStreamRecord[]): Promise<InvokeOutcome> {
+    this.stats.invocations++;
+    try {
+      const response = (await this.options.invoke({ Records: batch.map((r) => r.record) })) as DynamoDBBatchResponse | undefined | null;
+      if (!this.options.definition.reportBatchItemFailures) return { ok: true, failedFrom: null };
+      const failures = response && typeof response === 'object' ? response.batchItemFailures : undefined;
+      if (failures === undefined || failures === null || failures.length === 0) return { ok: true, failedFrom: null };
+      if (!Array.isArray(failures)) return { ok: false, error: new Error('batchItemFailures is not an array') };
+      // Lambda retries from the lowest reported sequence number; an unknown id fails the whole batch.
+      let lowest = Infinity;
+      for (const f of failures) {
+        const index = batch.findIndex((r) => r.record.dynamodb?.SequenceNumber === f?.itemIdentifier);
+        if (index < 0) return { ok: false, error: new Error(`batchItemFailures names an unknown record: ${String(f?.itemIdentifier)}`) };
+        lowest = Math.min(lowest, index);
+      }
+      return { ok: true, failedFrom: lowest };
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  private async discard(batch: StoredStreamRecord[], condition: OnFailureRecord['requestContext']['condition'], invokeCount: number, functionError: string): Promise<void> {
+    this.stats.discarded += batch.length;
+    const first = batch[0];
+    const last = batch[batch.length - 1];
+    const record: OnFailureRecord = {
+      requestContext: { requestId: randomUUID(), functionArn: this.options.functionArn, condition, approximateInvokeCount: invokeCount },
+      responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError },
+      version: '1.0',
+      timestamp: new Date(this.now()).toISOString(),
+      DDBStreamBatchInfo: {
+        shardId: first.shardId,
+        startSequenceNumber: first.sequenceNumber.toString(),
+        endSequenceNumber: last.sequenceNumber.toString(),
+        approximateArrivalOfFirstRecord: new Date(first.arrivedAt).toISOString(),
+        approximateArrivalOfLastRecord: new Date(last.arrivedAt).toISOString(),
+        batchSize: batch.length,
+        streamArn: first.record.eventSourceARN ?? '',
+      },
+    };
+    this.options.log?.({ level: 'ERROR', message: 'stream records sent to the on-failure destination', consumer: this.name, condition, records: batch.length });
+    await this.options.onFailure(record);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const entry = {
+        timer: setTimeout(() => {
+          this.sleepers.delete(entry);
+          resolve();
+        }, ms),
+        resolve,
+      };
+      this.sleepers.add(entry);
+    });
+  }
+}
