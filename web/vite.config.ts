@@ -1,0 +1,44 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
+import react from '@vitejs/plugin-react';
+
+const webRoot = fileURLToPath(new URL('.', import.meta.url));
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/**
+ * The static client. Built into web/dist and served from S3/CloudFront in AWS and by the local
+ * stack on one laptop. Asset names carry a content hash so they can be cached forever (FM-4.6);
+ * only index.html must be revalidated. The editor (Tiptap, ProseMirror, Yjs) is a separate chunk
+ * loaded on demand, so the sign-in and document list screens stay light.
+ */
+export default defineConfig({
+  root: webRoot,
+  base: '/',
+  plugins: [react()],
+  build: {
+    outDir: 'dist',
+    emptyOutDir: true,
+    target: 'es2022',
+    sourcemap: true,
+    assetsDir: 'assets',
+    // The report is what `npm run build:web` prints; keep it (gzip sizes of every chunk).
+    reportCompressedSize: true,
+    chunkSizeWarningLimit: 900,
+    rollupOptions: {
+      output: {
+        entryFileNames: 'assets/[name]-[hash].js',
+        chunkFileNames: 'assets/[name]-[hash].js',
+        assetFileNames: 'assets/[name]-[hash][extname]',
+      },
+    },
+  },
+  server: {
+    // The provider imports the shared protocol core from ../lambdas/core.
+    fs: { allow: [repoRoot] },
+    proxy: {
+      '/api': 'http://127.0.0.1:8787',
+      '/local-auth': 'http://127.0.0.1:8787',
+      '/ws': { target: 'ws://127.0.0.1:8787', ws: true },
+    },
+  },
+});
