@@ -31,7 +31,7 @@ export type FrameOutcome =
   | { readonly status: 'refused'; readonly code: ErrorCode }
   | { readonly status: 'reauth' };
 
-const presenceKey = (docId: string, connectionId: string) => `aw:${docId}:${connectionId}`;
+export const presenceKey = (docId: string, connectionId: string) => `aw:${docId}:${connectionId}`;
 const PRESENCE_TTL_SECONDS = 120;
 
 async function send(deps: SessionDeps, connectionId: string, message: Message): Promise<void> {

@@ -1,0 +1,180 @@
+/**
+ * Snapshots in PostgreSQL (Aurora in AWS through RDS Proxy with IAM auth and TLS; a local server or
+ * embedded PGlite otherwise) via `pg`, plus the migration runner. Snapshot rows are immutable;
+ * `snapshot_heads` holds each document's latest version, and a commit is a compare-and-set on it
+ * inside one transaction, so concurrent compactions form one linear chain (invariant 3).
+ */
+import { createHash } from 'node:crypto';
+import pg from 'pg';
+import { Signer } from '@aws-sdk/rds-signer';
+import type { Snapshot, SnapshotInfo, SnapshotStore } from '../core/ports';
+import type { DatabaseConfig } from '../config';
+import { MIGRATIONS, type Migration } from '../migrations/index';
+
+export interface PoolOptions {
+  readonly region?: string;
+  /** Connections per pool. A Lambda container serves one request at a time; keep it small. */
+  readonly max?: number;
+}
+
+export function createPool(config: DatabaseConfig, options: PoolOptions = {}): pg.Pool {
+  const common = {
+    max: options.max ?? 4,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 60_000,
+    // An unreachable database must fail the invocation, not hang it until the Lambda timeout.
+    query_timeout: 20_000,
+  };
+  if (config.kind === 'url') return new pg.Pool({ ...common, connectionString: config.url });
+  const signer = new Signer({ hostname: config.host, port: config.port, username: config.user, region: options.region });
+  return new pg.Pool({
+    ...common,
+    host: config.host,
+    port: config.port,
+    database: config.database,
+    user: config.user,
+    // RDS Proxy requires TLS; its certificates chain to Amazon's public CAs in Node's trust store.
+    ssl: { rejectUnauthorized: true },
+    // IAM auth tokens live 15 minutes: sign one per new connection.
+    password: () => signer.getAuthToken(),
+  });
+}
+
+const checksum = (sql: string) => createHash('sha256').update(sql).digest('hex');
+
+export class MigrationChecksumError extends Error {
+  constructor(version: number, name: string) {
+    super(`Migration ${version} (${name}) was changed after it was applied. Migrations are forward-only: restore it and add a new migration instead.`);
+    this.name = 'MigrationChecksumError';
+  }
+}
+
+export interface MigrationResult {
+  readonly applied: number[];
+  readonly current: number;
+}
+
+/**
+ * Applies every migration not yet recorded in `schema_migrations`, in order, each in its own
+ * transaction under an advisory lock (two concurrent runners apply each migration once).
+ */
+export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationResult> {
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  for (let i = 1; i < sorted.length; i++) {
+    if (sorted[i].version === sorted[i - 1].version) throw new Error(`Two migrations share version ${sorted[i].version}.`);
+  }
+  const client = await pool.connect();
+  const applied: number[] = [];
+  try {
+    await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
+      version    integer     PRIMARY KEY,
+      name       text        NOT NULL,
+      checksum   text        NOT NULL,
+      applied_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    for (const migration of sorted) {
+      await client.query('BEGIN');
+      try {
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext('concord-schema-migrations'))`);
+        const { rows } = await client.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE version = $1', [migration.version]);
+        if (rows.length > 0) {
+          if (rows[0].checksum !== checksum(migration.sql)) throw new MigrationChecksumError(migration.version, migration.name);
+          await client.query('COMMIT');
+          continue;
+        }
+        await client.query(migration.sql);
+        await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [migration.version, migration.name, checksum(migration.sql)]);
+        await client.query('COMMIT');
+        applied.push(migration.version);
+      } catch (e) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    }
+    const { rows } = await client.query<{ current: number | null }>('SELECT max(version) AS current FROM schema_migrations');
+    return { applied, current: Number(rows[0]?.current ?? 0) };
+  } finally {
+    client.release();
+  }
+}
+
+interface SnapshotRow {
+  doc_id: string;
+  version: string;
+  base_version: string | null;
+  state?: Buffer;
+  bytes: number;
+  authors: string[];
+  created_at: string;
+  name: string | null;
+}
+
+const INFO_COLUMNS = 'doc_id, version, base_version, bytes, authors, created_at, name';
+
+function toInfo(row: SnapshotRow): SnapshotInfo {
+  return {
+    docId: row.doc_id,
+    version: Number(row.version),
+    baseVersion: row.base_version === null ? null : Number(row.base_version),
+    bytes: Number(row.bytes),
+    authors: row.authors ?? [],
+    createdAt: Number(row.created_at),
+    name: row.name,
+  };
+}
+
+function toSnapshot(row: SnapshotRow): Snapshot {
+  const { bytes: _bytes, ...info } = toInfo(row);
+  return { ...info, state: new Uint8Array(row.state!) };
+}
+
+export class PostgresSnapshotStore implements SnapshotStore {
+  constructor(private readonly pool: pg.Pool) {}
+
+  async latest(docId: string): Promise<Snapshot | null> {
+    const { rows } = await this.pool.query<SnapshotRow>(
+      `SELECT ${INFO_COLUMNS}, state FROM snapshots WHERE doc_id = $1 ORDER BY version DESC LIMIT 1`,
+      [docId],
+    );
+    return rows.length ? toSnapshot(rows[0]) : null;
+  }
+
+  async get(docId: string, version: number): Promise<Snapshot | null> {
+    const { rows } = await this.pool.query<SnapshotRow>(`SELECT ${INFO_COLUMNS}, state FROM snapshots WHERE doc_id = $1 AND version = $2`, [docId, version]);
+    return rows.length ? toSnapshot(rows[0]) : null;
+  }
+
+  async list(docId: string): Promise<SnapshotInfo[]> {
+    const { rows } = await this.pool.query<SnapshotRow>(`SELECT ${INFO_COLUMNS} FROM snapshots WHERE doc_id = $1 ORDER BY version DESC`, [docId]);
+    return rows.map(toInfo);
+  }
+
+  async commit(snapshot: Snapshot): Promise<boolean> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      // The compare-and-set: the head row moves from baseVersion to version, or nothing happens.
+      // A concurrent committer blocks on the row lock, then sees the new version and loses.
+      const moved =
+        snapshot.baseVersion === null
+          ? await client.query('INSERT INTO snapshot_heads (doc_id, latest_version) VALUES ($1, $2) ON CONFLICT (doc_id) DO NOTHING', [snapshot.docId, snapshot.version])
+          : await client.query('UPDATE snapshot_heads SET latest_version = $2 WHERE doc_id = $1 AND latest_version = $3 AND $2 > $3', [snapshot.docId, snapshot.version, snapshot.baseVersion]);
+      if (moved.rowCount !== 1) {
+        await client.query('ROLLBACK');
+        return false;
+      }
+      await client.query(
+        `INSERT INTO snapshots (doc_id, version, base_version, state, bytes, authors, created_at, name)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+        [snapshot.docId, snapshot.version, snapshot.baseVersion, Buffer.from(snapshot.state), snapshot.state.length, [...snapshot.authors], snapshot.createdAt, snapshot.name ?? null],
+      );
+      await client.query('COMMIT');
+      return true;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
+  }
+}

@@ -1,0 +1,99 @@
+/**
+ * `$connect` REQUEST authorizer (identity source `route.request.header.Cookie`, plus the `doc`
+ * query parameter). Verifies the access token from the httpOnly `concord_at` cookie (signature,
+ * expiry, issuer, client id, token_use), refuses revoked token ids (FM-5.1), and looks up the
+ * user's role on the requested document (FM-5.2).
+ *
+ * Outcomes, as API Gateway expects them:
+ *  - no / invalid / expired / revoked token: throws `Error('Unauthorized')` (the gateway answers 401);
+ *  - valid token, no role on the document: a Deny policy (403), context `{ code: 'forbidden' }`;
+ *  - otherwise an Allow policy with context `{ userId, role, docId, tokenExpiresAt, jti }`
+ *    (tokenExpiresAt in epoch ms), which `connect` and later routes receive as
+ *    `requestContext.authorizer`.
+ */
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import type { Role } from './core/ports';
+import { COOKIES, TokenRejectedError, parseCookies } from './auth';
+import { getLogger, getMetrics, instrumented, MetricUnit } from './observability';
+import { runtime } from './runtime';
+
+/** How long a user's role on a document is cached (the api handler evicts it on change). */
+export const ROLE_CACHE_SECONDS = 30;
+export const roleCacheKey = (docId: string, userId: string) => `role:${docId}:${userId}`;
+export const revokedCacheKey = (jti: string) => `revoked:${jti}`;
+const NO_ROLE = '-';
+
+export interface AuthorizerContext {
+  readonly userId: string;
+  readonly role: Role;
+  readonly docId: string;
+  readonly tokenExpiresAt: number;
+  readonly jti: string;
+}
+
+/** The denylist: cache first (set by logout), the documents table as the source of truth. */
+export async function isRevoked(jti: string): Promise<boolean> {
+  const cache = await runtime.cache();
+  if ((await cache.get(revokedCacheKey(jti))) === '1') return true;
+  const revoked = await runtime.documents().isTokenRevoked(jti);
+  if (revoked) await cache.set(revokedCacheKey(jti), '1', 3600);
+  return revoked;
+}
+
+/** A user's role on a document, cached briefly. */
+export async function roleFor(docId: string, userId: string): Promise<Role | null> {
+  const cache = await runtime.cache();
+  const key = roleCacheKey(docId, userId);
+  const cached = await cache.get(key);
+  if (cached === NO_ROLE) return null;
+  if (cached === 'owner' || cached === 'editor' || cached === 'viewer') return cached;
+  const role = await runtime.documents().roleOf(docId, userId);
+  await cache.set(key, role ?? NO_ROLE, ROLE_CACHE_SECONDS);
+  return role;
+}
+
+const header = (headers: Record<string, string | undefined> | null | undefined, name: string): string[] =>
+  Object.entries(headers ?? {})
+    .filter(([k, v]) => k.toLowerCase() === name && v !== undefined)
+    .map(([, v]) => v as string);
+
+function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string, context: Record<string, string | number>): APIGatewayAuthorizerResult {
+  return {
+    principalId,
+    policyDocument: { Version: '2012-10-17', Statement: [{ Action: 'execute-api:Invoke', Effect: effect, Resource: resource }] },
+    context,
+  };
+}
+
+export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+  const docId = event.queryStringParameters?.doc ?? '';
+  return instrumented('authorizer', { docId, connectionId: event.requestContext?.connectionId }, async () => {
+    const log = getLogger();
+    const deny = (reason: string): never => {
+      log.info('Connection refused: not signed in', { reason });
+      getMetrics().addMetric('ConnectUnauthorized', MetricUnit.Count, 1);
+      // The exact message makes API Gateway answer 401.
+      throw new Error('Unauthorized');
+    };
+    const cookieHeaders = [...header(event.headers, 'cookie'), ...(event.multiValueHeaders ? Object.entries(event.multiValueHeaders).filter(([k]) => k.toLowerCase() === 'cookie').flatMap(([, v]) => v ?? []) : [])];
+    const token = parseCookies(cookieHeaders)[COOKIES.accessToken];
+    if (!token) return deny('no access token cookie');
+    let verified;
+    try {
+      verified = await runtime.verifier().verify(token);
+    } catch (e) {
+      if (e instanceof TokenRejectedError) return deny(e.message);
+      throw e;
+    }
+    log.appendKeys({ userId: verified.userId });
+    if (await isRevoked(verified.jti)) return deny('token revoked');
+    const role = docId && docId.length <= 128 ? await roleFor(docId, verified.userId) : null;
+    if (!role) {
+      log.info('Connection refused: no role on the document');
+      getMetrics().addMetric('ConnectForbidden', MetricUnit.Count, 1);
+      return policy(verified.userId, 'Deny', event.methodArn, { code: 'forbidden' });
+    }
+    const context: AuthorizerContext = { userId: verified.userId, role, docId, tokenExpiresAt: verified.expiresAt, jti: verified.jti };
+    return policy(verified.userId, 'Allow', event.methodArn, { ...context });
+  });
+};
