@@ -198,7 +198,7 @@ describe('bad_chunk, chunk_inconsistent, chunk_incomplete (FM-6.3)', () => {
     const corrupting: ChunkStore = {
       putPiece: (c, id, piece) => inner.putPiece(c, id, piece),
       pieces: async (c, id) => (await inner.pieces(c, id)).map((p): ChunkPiece => (p.index === 0 ? { ...p, piece: new Uint8Array(P + 7) } : p)),
-      deleteSet: (c, id, count) => inner.deleteSet(c, id, count),
+      deleteSet: (c, id) => inner.deleteSet(c, id),
     };
     const ctx = await setup({ chunks: corrupting });
     const frames = encodeFrames({ type: 'sync-update', update: updateInserting('z'.repeat(40_000)) });
