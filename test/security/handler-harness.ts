@@ -1,0 +1,169 @@
+/**
+ * The real WebSocket handlers (authorizer, connect, message) wired as the CDK app and the local
+ * stack wire them, through environment variables: dynalite for DynamoDB, a JWKS served over HTTP
+ * by the local token issuer, and a recording @connections endpoint for postToConnection. Used by
+ * the auth/access tests and the handler-level fuzz.
+ */
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { randomUUID } from 'node:crypto';
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { ENV } from '../../contracts/env';
+import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded/dynamodb';
+import { createTokenIssuer, type TokenIssuer } from '../../local/auth/token-issuer';
+import type { Clock } from '../../lambdas/core/ports';
+
+export class MovableClock implements Clock {
+  offsetMs = 0;
+  now() {
+    return Date.now() + this.offsetMs;
+  }
+}
+
+/** A minimal @connections API: records posted frames, 410 for closed or unknown connections. */
+async function startConnectionsRecorder() {
+  const frames = new Map<string, string[]>();
+  const closed = new Set<string>();
+  const server: Server = createServer((req, res) => {
+    const match = /^\/ws\/@connections\/([^/?]+)/.exec(req.url ?? '');
+    const id = match ? decodeURIComponent(match[1]) : '';
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      if (!id || !frames.has(id) || closed.has(id)) {
+        res.writeHead(410, { 'content-type': 'application/json', 'x-amzn-errortype': 'GoneException' }).end(JSON.stringify({ message: 'Gone' }));
+        return;
+      }
+      if (req.method === 'POST') frames.get(id)!.push(Buffer.concat(chunks).toString());
+      else if (req.method === 'DELETE') closed.add(id);
+      res.writeHead(req.method === 'DELETE' ? 204 : 200, { 'content-type': 'application/json' }).end(req.method === 'DELETE' ? undefined : '{}');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    endpoint: `http://127.0.0.1:${port}/ws`,
+    /** Lets the connection receive frames (the gateway knows it). */
+    open: (id: string) => void frames.set(id, frames.get(id) ?? []),
+    take: (id: string) => frames.get(id)?.splice(0) ?? [],
+    isClosed: (id: string) => closed.has(id),
+    stop: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+export interface HandlerHarness {
+  readonly issuer: TokenIssuer;
+  readonly dynamo: EmbeddedDynamo;
+  readonly clock: MovableClock;
+  readonly connections: Awaited<ReturnType<typeof startConnectionsRecorder>>;
+  readonly jwksUrl: string;
+  readonly handlers: {
+    authorizer: typeof import('../../lambdas/authorizer').handler;
+    connect: typeof import('../../lambdas/connect').handler;
+    message: typeof import('../../lambdas/message').handler;
+  };
+  readonly runtime: typeof import('../../lambdas/runtime').runtime;
+  authorizerEvent(options: { cookie?: string; docId?: string; query?: Record<string, string> }): APIGatewayRequestAuthorizerEvent;
+  /** Runs the authorizer, then connect with its context; returns the connection id (or the refusal). */
+  connectAs(token: string, docId: string): Promise<{ connectionId: string; result: APIGatewayAuthorizerResult }>;
+  /** One $default frame from a connection. */
+  send(connectionId: string, frame: string): Promise<unknown>;
+  stop(): Promise<void>;
+}
+
+export async function startHandlerHarness(): Promise<HandlerHarness> {
+  const connections = await startConnectionsRecorder();
+  let issuer: TokenIssuer | null = null;
+  const jwksServer = createServer((req, res) => {
+    if (req.url === '/local-auth/.well-known/jwks.json' && issuer) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(issuer.jwks()));
+    else res.writeHead(404).end();
+  });
+  await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', () => r()));
+  const origin = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
+  issuer = await createTokenIssuer({ issuer: `${origin}/local-auth` });
+  const dynamo = await startEmbeddedDynamo({ tablePrefix: `t${randomUUID().slice(0, 8)}-` });
+  Object.assign(process.env, dynamo.env, {
+    [ENV.CONNECTIONS_ENDPOINT]: connections.endpoint,
+    [ENV.JWT_ISSUER]: issuer.issuer,
+    [ENV.JWT_AUDIENCE]: issuer.clientId,
+    [ENV.JWKS_URL]: `${origin}/local-auth/.well-known/jwks.json`,
+    // Never queried by these tests (no sync step 1); the pool connects lazily.
+    [ENV.DATABASE_URL]: process.env[ENV.DATABASE_URL] ?? 'postgresql://postgres@127.0.0.1:5432/test',
+    [ENV.RATE_LIMIT_PER_SECOND]: '100000',
+    POWERTOOLS_LOG_LEVEL: 'CRITICAL',
+    POWERTOOLS_METRICS_DISABLED: 'true',
+    POWERTOOLS_TRACE_ENABLED: 'false',
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+  });
+  delete process.env[ENV.REDIS_URL];
+  const { resetRuntime, runtime } = await import('../../lambdas/runtime');
+  const clock = new MovableClock();
+  await resetRuntime({ clock });
+  const handlers = {
+    authorizer: (await import('../../lambdas/authorizer')).handler,
+    connect: (await import('../../lambdas/connect')).handler,
+    message: (await import('../../lambdas/message')).handler,
+  };
+  const requestContext = (connectionId: string, routeKey: string, eventType: string) => ({
+    routeKey,
+    eventType,
+    connectionId,
+    messageId: randomUUID(),
+    extendedRequestId: randomUUID(),
+    requestTime: new Date().toUTCString(),
+    messageDirection: 'IN',
+    stage: 'ws',
+    connectedAt: Date.now(),
+    requestTimeEpoch: Date.now(),
+    requestId: randomUUID(),
+    domainName: '127.0.0.1',
+    apiId: 'local',
+  });
+  const authorizerEvent: HandlerHarness['authorizerEvent'] = ({ cookie, docId, query }) =>
+    ({
+      type: 'REQUEST',
+      methodArn: 'arn:aws:execute-api:us-east-1:123456789012:local/ws/$connect',
+      resource: '$connect',
+      path: '/ws',
+      httpMethod: 'GET',
+      headers: { Host: '127.0.0.1', ...(cookie !== undefined ? { Cookie: cookie } : {}) },
+      multiValueHeaders: {},
+      queryStringParameters: { ...(docId !== undefined ? { doc: docId } : {}), ...query },
+      multiValueQueryStringParameters: {},
+      pathParameters: {},
+      stageVariables: {},
+      requestContext: requestContext(randomUUID(), '$connect', 'CONNECT'),
+    }) as unknown as APIGatewayRequestAuthorizerEvent;
+
+  return {
+    issuer,
+    dynamo,
+    clock,
+    connections,
+    jwksUrl: `${origin}/local-auth/.well-known/jwks.json`,
+    handlers,
+    runtime,
+    authorizerEvent,
+    async connectAs(token, docId) {
+      const event = authorizerEvent({ cookie: `concord_at=${token}`, docId });
+      const result = await handlers.authorizer(event);
+      const connectionId = (event.requestContext as { connectionId: string }).connectionId;
+      if (result.policyDocument.Statement[0].Effect === 'Allow') {
+        const connected = await handlers.connect({ requestContext: { ...requestContext(connectionId, '$connect', 'CONNECT'), authorizer: { ...result.context, principalId: result.principalId } }, isBase64Encoded: false } as never);
+        if ((connected as { statusCode: number }).statusCode === 200) connections.open(connectionId);
+      }
+      return { connectionId, result };
+    },
+    send(connectionId, frame) {
+      return handlers.message({ requestContext: requestContext(connectionId, '$default', 'MESSAGE'), body: frame, isBase64Encoded: false } as never);
+    },
+    async stop() {
+      await resetRuntime();
+      await dynamo.stop();
+      await connections.stop();
+      await new Promise<void>((r) => jwksServer.close(() => r()));
+    },
+  };
+}
