@@ -11,7 +11,38 @@ import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } fro
 import { ENV } from '../../contracts/env';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded/dynamodb';
 import { createTokenIssuer, type TokenIssuer } from '../../local/auth/token-issuer';
+import { startEmbeddedPostgres } from '../../local/embedded/postgres';
 import type { Clock } from '../../lambdas/core/ports';
+
+/**
+ * The snapshot database: the running PostgreSQL when DATABASE_URL is set (CI), isolated in a
+ * schema of its own since test files run in parallel; otherwise an in-memory PGlite.
+ */
+async function startDatabase(): Promise<{ url: string; stop: () => Promise<void> }> {
+  const shared = process.env.CONCORD_TEST_SHARED_DATABASE_URL ?? process.env[ENV.DATABASE_URL];
+  if (shared) {
+    process.env.CONCORD_TEST_SHARED_DATABASE_URL = shared;
+    const schema = `sec_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
+    const pg = (await import('pg')).default;
+    const admin = new pg.Client({ connectionString: shared });
+    await admin.connect();
+    await admin.query(`CREATE SCHEMA ${schema}`);
+    await admin.end();
+    const url = new URL(shared);
+    url.searchParams.set('options', `-c search_path=${schema}`);
+    return {
+      url: url.toString(),
+      stop: async () => {
+        const c = new pg.Client({ connectionString: shared });
+        await c.connect();
+        await c.query(`DROP SCHEMA ${schema} CASCADE`);
+        await c.end();
+      },
+    };
+  }
+  const embedded = await startEmbeddedPostgres({ maxConnections: 8 });
+  return { url: embedded.databaseUrl, stop: () => embedded.stop() };
+}
 
 export class MovableClock implements Clock {
   offsetMs = 0;
@@ -82,13 +113,13 @@ export async function startHandlerHarness(): Promise<HandlerHarness> {
   const origin = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
   issuer = await createTokenIssuer({ issuer: `${origin}/local-auth` });
   const dynamo = await startEmbeddedDynamo({ tablePrefix: `t${randomUUID().slice(0, 8)}-` });
+  const database = await startDatabase();
   Object.assign(process.env, dynamo.env, {
     [ENV.CONNECTIONS_ENDPOINT]: connections.endpoint,
     [ENV.JWT_ISSUER]: issuer.issuer,
     [ENV.JWT_AUDIENCE]: issuer.clientId,
     [ENV.JWKS_URL]: `${origin}/local-auth/.well-known/jwks.json`,
-    // Never queried by these tests (no sync step 1); the pool connects lazily.
-    [ENV.DATABASE_URL]: process.env[ENV.DATABASE_URL] ?? 'postgresql://postgres@127.0.0.1:5432/test',
+    [ENV.DATABASE_URL]: database.url,
     [ENV.RATE_LIMIT_PER_SECOND]: '100000',
     POWERTOOLS_LOG_LEVEL: 'CRITICAL',
     POWERTOOLS_METRICS_DISABLED: 'true',
@@ -101,6 +132,7 @@ export async function startHandlerHarness(): Promise<HandlerHarness> {
   const { resetRuntime, runtime } = await import('../../lambdas/runtime');
   const clock = new MovableClock();
   await resetRuntime({ clock });
+  await (await import('../../lambdas/migrate')).handler({ RequestType: 'Create' });
   const handlers = {
     authorizer: (await import('../../lambdas/authorizer')).handler,
     connect: (await import('../../lambdas/connect')).handler,
@@ -161,6 +193,7 @@ export async function startHandlerHarness(): Promise<HandlerHarness> {
     },
     async stop() {
       await resetRuntime();
+      await database.stop();
       await dynamo.stop();
       await connections.stop();
       await new Promise<void>((r) => jwksServer.close(() => r()));
