@@ -13,15 +13,10 @@
  */
 import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
 import type { Role } from './core/ports';
+import { isRevoked, roleFor } from './access';
 import { COOKIES, TokenRejectedError, parseCookies } from './auth';
 import { getLogger, getMetrics, instrumented, MetricUnit } from './observability';
 import { runtime } from './runtime';
-
-/** How long a user's role on a document is cached (the api handler evicts it on change). */
-export const ROLE_CACHE_SECONDS = 30;
-export const roleCacheKey = (docId: string, userId: string) => `role:${docId}:${userId}`;
-export const revokedCacheKey = (jti: string) => `revoked:${jti}`;
-const NO_ROLE = '-';
 
 export interface AuthorizerContext {
   readonly userId: string;
@@ -29,27 +24,6 @@ export interface AuthorizerContext {
   readonly docId: string;
   readonly tokenExpiresAt: number;
   readonly jti: string;
-}
-
-/** The denylist: cache first (set by logout), the documents table as the source of truth. */
-export async function isRevoked(jti: string): Promise<boolean> {
-  const cache = await runtime.cache();
-  if ((await cache.get(revokedCacheKey(jti))) === '1') return true;
-  const revoked = await runtime.documents().isTokenRevoked(jti);
-  if (revoked) await cache.set(revokedCacheKey(jti), '1', 3600);
-  return revoked;
-}
-
-/** A user's role on a document, cached briefly. */
-export async function roleFor(docId: string, userId: string): Promise<Role | null> {
-  const cache = await runtime.cache();
-  const key = roleCacheKey(docId, userId);
-  const cached = await cache.get(key);
-  if (cached === NO_ROLE) return null;
-  if (cached === 'owner' || cached === 'editor' || cached === 'viewer') return cached;
-  const role = await runtime.documents().roleOf(docId, userId);
-  await cache.set(key, role ?? NO_ROLE, ROLE_CACHE_SECONDS);
-  return role;
 }
 
 const header = (headers: Record<string, string | undefined> | null | undefined, name: string): string[] =>
