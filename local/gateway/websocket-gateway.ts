@@ -76,8 +76,8 @@ export class GatewayRefusal extends Error {
 
 const STATUS_TEXT: Record<number, string> = { 401: 'Unauthorized', 403: 'Forbidden', 500: 'Internal Server Error', 502: 'Bad Gateway' };
 
-/** API Gateway connection ids look like `L0SM9cOFvHcCIhw=`: base64 of 10 random bytes. */
-const newConnectionId = () => randomBytes(10).toString('base64');
+/** API Gateway connection ids look like `L0SM9cOFvHcCIhw=`: base64 of 11 random bytes. */
+const newConnectionId = () => randomBytes(11).toString('base64');
 const newRequestId = () => randomBytes(8).toString('base64').replace(/=+$/, '') + '=';
 
 function requestTime(ms: number): string {
@@ -406,7 +406,9 @@ export class WebSocketGateway {
     }
     const deadline = Date.now() + 10_000;
     while ((this.inflight.size > 0 || [...this.connections.values()].some((c) => c.state !== 'closed')) && Date.now() < deadline) {
-      await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 100))]);
+      // Always yield to the event loop: the close handshakes need I/O, not just microtasks.
+      await new Promise((r) => setTimeout(r, 20));
+      if (this.inflight.size > 0) await Promise.race([Promise.allSettled([...this.inflight]), new Promise((r) => setTimeout(r, 100))]);
     }
     for (const c of this.connections.values()) c.socket?.terminate();
     this.wss.close();
@@ -425,7 +427,9 @@ function isUtf8(b: Buffer): boolean {
 function refuse(socket: Duplex, status: number, message: string): void {
   if (socket.destroyed) return;
   const body = JSON.stringify({ message });
+  // Full close once the response is flushed: a client that ignores it must not keep the socket.
   socket.end(
     `HTTP/1.1 ${status} ${STATUS_TEXT[status] ?? 'Error'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+    () => socket.destroy(),
   );
 }
