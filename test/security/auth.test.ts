@@ -222,3 +222,67 @@ describe('the harness itself', () => {
     expect(JSON.parse(Buffer.from(String(forged).split('.')[0], 'base64url').toString()).kid).toBe(h.issuer.kid);
   });
 });
+
+// ------------------------------------------------------------------ cookies and sign-out (api handler)
+
+const attributes = (setCookie: string) => {
+  const [pair, ...rest] = setCookie.split(';').map((p) => p.trim());
+  const attrs = new Map(rest.map((a) => {
+    const eq = a.indexOf('=');
+    return eq < 0 ? [a.toLowerCase(), true as string | true] : [a.slice(0, eq).toLowerCase(), a.slice(eq + 1)];
+  }));
+  return { name: pair.slice(0, pair.indexOf('=')), value: pair.slice(pair.indexOf('=') + 1), attrs };
+};
+
+describe('FM-4.4 the api handler keeps tokens in httpOnly Secure SameSite cookies', () => {
+  it('FM-4.4 sign-in sets concord_at and concord_rt HttpOnly; Secure; SameSite=Strict and the PKCE cookie HttpOnly; Secure; SameSite=Lax, with the documented paths', async () => {
+    const { setCookies, location } = await h.signIn('carol');
+    const byName = new Map(setCookies.map((c) => attributes(c)).filter((c) => c.value !== '').map((c) => [c.name, c]));
+    const expected: [string, string, string][] = [
+      ['concord_at', 'Strict', '/'],
+      ['concord_rt', 'Strict', '/api/auth'],
+      ['concord_pkce', 'Lax', '/api/auth'],
+    ];
+    for (const [name, sameSite, path] of expected) {
+      const cookie = byName.get(name);
+      expect(cookie, `${name} was set`).toBeDefined();
+      expect(cookie!.attrs.get('httponly'), `${name} HttpOnly`).toBe(true);
+      expect(cookie!.attrs.get('secure'), `${name} Secure`).toBe(true);
+      expect(cookie!.attrs.get('samesite'), `${name} SameSite`).toBe(sameSite);
+      expect(cookie!.attrs.get('path'), `${name} Path`).toBe(path);
+    }
+    // The access token is short-lived (15 minutes or less), and never put in a URL.
+    expect(Number(byName.get('concord_at')!.attrs.get('max-age'))).toBeLessThanOrEqual(15 * 60);
+    const token = decodeURIComponent(byName.get('concord_at')!.value);
+    expect(location).not.toContain(token.slice(0, 20));
+    expect(location).toBe('/d/x');
+  });
+
+  it('FM-4.4 the token is usable only as a cookie: /api/me answers from the cookie and returns no token in its body', async () => {
+    const { cookies } = await h.signIn('carol');
+    const me = await h.api('GET', '/api/me', { cookies: { concord_at: encodeURIComponent(cookies.concord_at) } });
+    expect(me.statusCode).toBe(200);
+    expect(JSON.parse(String(me.body))).toMatchObject({ userId: 'carol' });
+    expect(String(me.body)).not.toContain(cookies.concord_at.slice(0, 20));
+    expect(me.headers['cache-control']).toBe('no-store');
+    const anonymous = await h.api('GET', '/api/me');
+    expect(anonymous.statusCode).toBe(401);
+  });
+
+  it('FM-5.1 sign-out denylists the access token (the authorizer then refuses it), revokes the refresh token and clears every cookie', async () => {
+    const { cookies } = await h.signIn('eddie');
+    const at = cookies.concord_at;
+    const before = await h.handlers.authorizer(h.authorizerEvent({ cookie: `concord_at=${encodeURIComponent(at)}`, docId: DOC }));
+    expect(before.policyDocument.Statement[0].Effect).toBe('Allow');
+    const logout = await h.api('POST', '/api/auth/logout', { cookies: { concord_at: encodeURIComponent(at), concord_rt: encodeURIComponent(cookies.concord_rt) }, body: {} });
+    expect(logout.statusCode).toBe(204);
+    for (const c of (logout.cookies ?? []).map(attributes)) {
+      expect(c.value, `${c.name} cleared`).toBe('');
+      expect(c.attrs.get('max-age')).toBe('0');
+    }
+    expect((logout.cookies ?? []).map((c) => attributes(c).name).sort()).toEqual(['concord_at', 'concord_pkce', 'concord_rt']);
+    await expect(h.handlers.authorizer(h.authorizerEvent({ cookie: `concord_at=${encodeURIComponent(at)}`, docId: DOC }))).rejects.toThrow(/^Unauthorized$/);
+    const refreshed = await h.api('POST', '/api/auth/refresh', { cookies: { concord_rt: encodeURIComponent(cookies.concord_rt) }, body: {} });
+    expect(refreshed.statusCode).toBe(401);
+  });
+});

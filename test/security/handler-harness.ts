@@ -7,7 +7,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomUUID } from 'node:crypto';
-import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import type { APIGatewayAuthorizerResult, APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import { createOAuthServer } from '../../local/auth/oauth-server';
 import { ENV } from '../../contracts/env';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded/dynamodb';
 import { createTokenIssuer, type TokenIssuer } from '../../local/auth/token-issuer';
@@ -82,6 +83,11 @@ async function startConnectionsRecorder() {
   };
 }
 
+/** The deployed site's origin as the api handler sees it (https, as behind CloudFront). */
+export const SITE_ORIGIN = 'https://concord.example';
+
+export type ApiResult = APIGatewayProxyStructuredResultV2 & { headers: Record<string, string>; cookies?: string[] };
+
 export interface HandlerHarness {
   readonly issuer: TokenIssuer;
   readonly dynamo: EmbeddedDynamo;
@@ -92,7 +98,12 @@ export interface HandlerHarness {
     authorizer: typeof import('../../lambdas/authorizer').handler;
     connect: typeof import('../../lambdas/connect').handler;
     message: typeof import('../../lambdas/message').handler;
+    api: typeof import('../../lambdas/api').handler;
   };
+  /** One HTTP API request to the api handler (payload format 2.0). */
+  api(method: string, path: string, options?: { cookies?: Record<string, string>; body?: unknown; query?: Record<string, string> }): Promise<ApiResult>;
+  /** The whole sign-in: /api/auth/login, the OAuth server with login_hint, /api/auth/callback. */
+  signIn(username: string): Promise<{ setCookies: string[]; cookies: Record<string, string>; location: string }>;
   readonly runtime: typeof import('../../lambdas/runtime').runtime;
   authorizerEvent(options: { cookie?: string; docId?: string; query?: Record<string, string> }): APIGatewayRequestAuthorizerEvent;
   /** Runs the authorizer, then connect with its context; returns the connection id (or the refusal). */
@@ -104,14 +115,17 @@ export interface HandlerHarness {
 
 export async function startHandlerHarness(): Promise<HandlerHarness> {
   const connections = await startConnectionsRecorder();
-  let issuer: TokenIssuer | null = null;
+  let oauth: ReturnType<typeof createOAuthServer> | null = null;
+  // The local OAuth server (Cognito's endpoints and the JWKS), as the local stack mounts it.
   const jwksServer = createServer((req, res) => {
-    if (req.url === '/local-auth/.well-known/jwks.json' && issuer) res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(issuer.jwks()));
+    const path = (req.url ?? '/').split('?')[0];
+    if (oauth && path.startsWith('/local-auth/')) void oauth(req, res, path.slice('/local-auth'.length));
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => jwksServer.listen(0, '127.0.0.1', () => r()));
   const origin = `http://127.0.0.1:${(jwksServer.address() as AddressInfo).port}`;
-  issuer = await createTokenIssuer({ issuer: `${origin}/local-auth` });
+  const issuer = await createTokenIssuer({ issuer: `${origin}/local-auth` });
+  oauth = createOAuthServer({ issuer, allowedRedirectUris: [`${SITE_ORIGIN}/api/auth/callback`], defaultLogoutUri: `${SITE_ORIGIN}/` });
   const dynamo = await startEmbeddedDynamo({ tablePrefix: `t${randomUUID().slice(0, 8)}-` });
   const database = await startDatabase();
   Object.assign(process.env, dynamo.env, {
@@ -120,6 +134,9 @@ export async function startHandlerHarness(): Promise<HandlerHarness> {
     [ENV.JWT_AUDIENCE]: issuer.clientId,
     [ENV.JWKS_URL]: `${origin}/local-auth/.well-known/jwks.json`,
     [ENV.DATABASE_URL]: database.url,
+    [ENV.COGNITO_DOMAIN]: `${origin}/local-auth`,
+    [ENV.COGNITO_CLIENT_ID]: issuer.clientId,
+    [ENV.SITE_ORIGIN]: SITE_ORIGIN,
     [ENV.RATE_LIMIT_PER_SECOND]: '100000',
     POWERTOOLS_LOG_LEVEL: 'CRITICAL',
     POWERTOOLS_METRICS_DISABLED: 'true',
@@ -137,6 +154,43 @@ export async function startHandlerHarness(): Promise<HandlerHarness> {
     authorizer: (await import('../../lambdas/authorizer')).handler,
     connect: (await import('../../lambdas/connect')).handler,
     message: (await import('../../lambdas/message')).handler,
+    api: (await import('../../lambdas/api')).handler,
+  };
+  const api: HandlerHarness['api'] = async (method, path, options = {}) => {
+    const cookies = Object.entries(options.cookies ?? {}).map(([k, v]) => `${k}=${v}`);
+    const event = {
+      version: '2.0',
+      routeKey: '$default',
+      rawPath: path,
+      rawQueryString: new URLSearchParams(options.query ?? {}).toString(),
+      cookies,
+      headers: { host: new URL(SITE_ORIGIN).host, ...(options.body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      queryStringParameters: options.query,
+      requestContext: { http: { method, path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'test' }, domainName: new URL(SITE_ORIGIN).host, stage: '$default', requestId: randomUUID(), routeKey: '$default', timeEpoch: Date.now() },
+      body: options.body !== undefined ? JSON.stringify(options.body) : undefined,
+      isBase64Encoded: false,
+    } as unknown as APIGatewayProxyEventV2;
+    return (await handlers.api(event)) as ApiResult;
+  };
+  const cookieValues = (setCookies: readonly string[]) => {
+    const out: Record<string, string> = {};
+    for (const c of setCookies) {
+      const [pair] = c.split(';');
+      const eq = pair.indexOf('=');
+      out[pair.slice(0, eq)] = decodeURIComponent(pair.slice(eq + 1));
+    }
+    return out;
+  };
+  const signIn: HandlerHarness['signIn'] = async (username) => {
+    const login = await api('GET', '/api/auth/login', { query: { return: '/d/x' } });
+    const pkce = cookieValues(login.cookies ?? []).concord_pkce;
+    const authorize = new URL(login.headers.location);
+    authorize.searchParams.set('login_hint', username);
+    const answer = await fetch(authorize, { redirect: 'manual' });
+    const back = new URL(answer.headers.get('location') ?? '');
+    const callback = await api('GET', '/api/auth/callback', { cookies: { concord_pkce: encodeURIComponent(pkce) }, query: Object.fromEntries(back.searchParams) });
+    if (callback.statusCode !== 302) throw new Error(`sign-in failed: ${callback.statusCode} ${String(callback.body)}`);
+    return { setCookies: [...(login.cookies ?? []), ...(callback.cookies ?? [])], cookies: cookieValues(callback.cookies ?? []), location: callback.headers.location };
   };
   const requestContext = (connectionId: string, routeKey: string, eventType: string) => ({
     routeKey,
@@ -177,6 +231,8 @@ export async function startHandlerHarness(): Promise<HandlerHarness> {
     jwksUrl: `${origin}/local-auth/.well-known/jwks.json`,
     handlers,
     runtime,
+    api,
+    signIn,
     authorizerEvent,
     async connectAs(token, docId) {
       const event = authorizerEvent({ cookie: `concord_at=${token}`, docId });
