@@ -114,6 +114,9 @@ export const runtime = {
         if (!config.authSecretArn || password) {
           const client = createRedisClient({ url: config.redisUrl, password });
           built.redis = client;
+          // Without an offline queue, commands issued before the connection is up fail: wait
+          // (briefly) for it, so a cold start uses the cache from its first request.
+          await firstConnection(client, 1500);
           inner = new RedisCache(client);
         }
       }
@@ -162,6 +165,21 @@ export const runtime = {
     };
   },
 };
+
+function firstConnection(client: import('ioredis').Redis, timeoutMs: number): Promise<void> {
+  if (client.status === 'ready') return Promise.resolve();
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      client.off('ready', done);
+      client.off('error', done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    client.once('ready', done);
+    client.once('error', done);
+  });
+}
 
 async function readAuthToken(secretArn: string): Promise<string> {
   const client = new SecretsManagerClient(sdkBase());
