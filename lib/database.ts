@@ -112,6 +112,8 @@ export class Database extends Construct {
     });
 
     this.proxy = this.cluster.addProxy('Proxy', {
+      // Named per stage: proxy names are unique per account and region.
+      dbProxyName: `concord-${config.stage}`,
       vpc,
       vpcSubnets: isolated,
       secrets: [this.cluster.secret!],

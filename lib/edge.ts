@@ -22,7 +22,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Duration, RemovalPolicy, Stack, Validations } from 'aws-cdk-lib';
 import * as acm from 'aws-cdk-lib/aws-certificatemanager';
 import * as cloudfront from 'aws-cdk-lib/aws-cloudfront';
 import * as origins from 'aws-cdk-lib/aws-cloudfront-origins';
@@ -115,6 +115,11 @@ export class Edge extends Construct {
       serverAccessLogsPrefix: 'site-bucket/',
     });
 
+    Annotations.of(this.siteBucket).acknowledgeWarning(
+      '@aws-cdk/aws-s3:accessLogsPolicyNotAdded',
+      'The log bucket lives in the data stack and grants log delivery for the site-bucket/ prefix itself (lib/log-bucket.ts).',
+    );
+
     this.spaRewrite = new cloudfront.Function(this, 'SpaRewrite', {
       comment: 'Concord: serve index.html for client routes',
       runtime: cloudfront.FunctionRuntime.JS_2_0,
@@ -180,7 +185,8 @@ export class Edge extends Construct {
       },
       httpVersion: cloudfront.HttpVersion.HTTP2_AND_3,
       priceClass: cloudfront.PriceClass.PRICE_CLASS_100,
-      minimumProtocolVersion: cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
+      // Only settable with a custom certificate (the default one is fixed by CloudFront).
+      minimumProtocolVersion: config.customDomain ? cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021 : undefined,
       enableLogging: true,
       logBucket: props.logBucket,
       logFilePrefix: 'cloudfront/',
