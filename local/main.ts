@@ -26,6 +26,9 @@ Options:
 Environment: DATABASE_URL (a PostgreSQL server instead of PGlite), REDIS_URL (Redis/Valkey
 instead of the in-process cache), POWERTOOLS_LOG_LEVEL (handler logs; default WARN).`;
 
+// The SDK's Node 20 end-of-support notice would interleave with the component lines; the README states the Node version.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 function fail(code: string, message: string, exitCode: number): never {
   process.stderr.write(`concord: error [${code}]: ${message}\n`);
   process.exit(exitCode);

@@ -231,6 +231,21 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const webBuild = options.buildWeb === false ? Promise.resolve<WebStatus>('fresh') : ensureWebBuilt(root, (line) => print(`  ${line}`));
 
     const faults = new Faults();
+    // PGlite's first start (initdb) is the slowest step: it runs while everything else starts.
+    const postgresStart: Promise<EmbeddedPostgres | null> = options.databaseUrl
+      ? Promise.resolve(null)
+      : component('PostgreSQL (PGlite)', `Its data is in ${join(dataDir, 'postgres')}; run with --reset to start from scratch.`, () =>
+          startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres') }),
+        );
+    // Whatever happens next, an embedded PostgreSQL that started is stopped on failure.
+    cleanups.push(async () => (await postgresStart.catch(() => null))?.stop());
+    const runtime = new LambdaRuntime({ root, region, overrides: options.handlerOverrides, timeoutsMs: { api: 29_000, message: 29_000, connect: 29_000, authorizer: 29_000 } });
+    // Handlers read their environment on first invocation, so importing them now is safe.
+    const handlersLoaded = component('The handlers', 'Check lambdas/ (see the error above).', () =>
+      runtime.preload(['authorizer', 'connect', 'message', 'disconnect', 'api', 'fanout', 'compact', 'migrate']),
+    );
+    handlersLoaded.catch(() => undefined);
+    postgresStart.catch(() => undefined);
     const issuer = await component('The token issuer', 'Run with --reset to create new keys.', () =>
       createTokenIssuer({ issuer: `${origin}/local-auth`, keyFile: join(dataDir, 'keys', 'signing-key.json') }),
     );
@@ -246,17 +261,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     print(`  dynamodb   ${proxy.endpoint} (streams and faults proxy) -> dynalite ${dynamo.endpoint}, data in ${join(dataDir, 'dynamodb')}`);
 
     let databaseUrl = options.databaseUrl;
-    let postgres: EmbeddedPostgres | null = null;
-    if (!databaseUrl) {
-      postgres = await component('PostgreSQL (PGlite)', `Its data is in ${join(dataDir, 'postgres')}; run with --reset to start from scratch.`, () =>
-        startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres') }),
-      );
-      cleanups.push(() => postgres!.stop());
+    const postgres = await postgresStart;
+    if (postgres) {
       databaseUrl = postgres.databaseUrl;
       print(`  postgres   ${databaseUrl} (PGlite, data in ${join(dataDir, 'postgres')})`);
     } else {
-      print(`  postgres   ${databaseUrl.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@')} (DATABASE_URL)`);
+      print(`  postgres   ${databaseUrl!.replace(/\/\/([^:@/]+):[^@/]+@/, '//$1:***@')} (DATABASE_URL)`);
     }
+    if (!databaseUrl) throw new LocalStackError('start_failed', 'No PostgreSQL: neither DATABASE_URL nor the embedded PGlite is available.', 1);
 
     let cacheProxy: CacheProxy | null = null;
     if (options.redisUrl) {
@@ -318,9 +330,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     if (cacheProxy) process.env[ENV.REDIS_URL] = cacheProxy.url;
     else delete process.env[ENV.REDIS_URL];
 
-    const runtime = new LambdaRuntime({ root, region, overrides: options.handlerOverrides, timeoutsMs: { api: 29_000, message: 29_000, connect: 29_000, authorizer: 29_000 } });
     const gatewayRoutes: Record<string, HandlerName> = { authorizer: 'authorizer', connect: 'connect', message: 'message', disconnect: 'disconnect' };
-    await component('The handlers', 'Check lambdas/ (see the error above).', () => runtime.preload(['authorizer', 'connect', 'message', 'disconnect', 'api', 'fanout', 'compact', 'migrate']));
+    await handlersLoaded;
     await component('The database migrations', 'Check the database (DATABASE_URL) or run with --reset.', () => runtime.invoke('migrate', { RequestType: 'Create', source: 'concord.local' }));
 
     const domainName = new URL(origin).host;

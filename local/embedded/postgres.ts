@@ -14,7 +14,10 @@
  * not schemas.
  */
 import type { AddressInfo } from 'node:net';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
 
@@ -25,6 +28,41 @@ export interface EmbeddedPostgresOptions {
   readonly port?: number;
   /** Concurrent client connections accepted (default 16; pools must stay below it). */
   readonly maxConnections?: number;
+  /**
+   * In-memory instances start from a cached empty cluster in the OS temp folder instead of
+   * running initdb each time (about 5x faster). Default true; ignored with `dataDir`.
+   */
+  readonly useTemplate?: boolean;
+}
+
+/** The cached empty cluster, keyed by the installed PGlite build. */
+function templatePath(): string {
+  const entry = createRequire(import.meta.url).resolve('@electric-sql/pglite');
+  const { size, mtimeMs } = statSync(entry);
+  return join(tmpdir(), `concord-pglite-template-${size}-${Math.floor(mtimeMs)}.tar.gz`);
+}
+
+async function createInMemory(useTemplate: boolean): Promise<PGlite> {
+  if (!useTemplate) return PGlite.create();
+  const file = templatePath();
+  if (existsSync(file)) {
+    try {
+      return await PGlite.create({ loadDataDir: new Blob([readFileSync(file)]) });
+    } catch {
+      // A truncated or foreign template: fall through and rebuild it.
+    }
+  }
+  const db = await PGlite.create();
+  try {
+    const dump = await db.dumpDataDir('gzip');
+    // Write then rename, so parallel test processes never read a half-written template.
+    const partial = `${file}.${process.pid}.partial`;
+    writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
+    renameSync(partial, file);
+  } catch {
+    // The template is an optimisation only.
+  }
+  return db;
 }
 
 export interface EmbeddedPostgres {
@@ -38,7 +76,7 @@ export interface EmbeddedPostgres {
 
 export async function startEmbeddedPostgres(options: EmbeddedPostgresOptions = {}): Promise<EmbeddedPostgres> {
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const db = await PGlite.create(options.dataDir ? { dataDir: options.dataDir } : {});
+  const db = options.dataDir ? await PGlite.create({ dataDir: options.dataDir }) : await createInMemory(options.useTemplate ?? true);
   const maxConnections = options.maxConnections ?? 16;
   if (maxConnections < 2) throw new Error('startEmbeddedPostgres: maxConnections must be at least 2 (a pool needs more than one connection).');
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port: options.port ?? 0, maxConnections });

@@ -40,7 +40,7 @@ async function startHarness(limits: Partial<GatewayLimits> = {}, onMessage?: (ev
   const gateway = new WebSocketGateway({
     domainName: 'local.test',
     limits,
-    invoke: async (route, event) => {
+    invoke: async (route, event: Event) => {
       events.push({ route, event });
       if (route === 'authorizer') {
         const token = event.queryStringParameters?.token;
