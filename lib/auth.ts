@@ -8,7 +8,7 @@
  * callback URL is the site origin, which is the CloudFront distribution's domain unless a
  * custom domain is configured.
  */
-import { Aws, Duration, Validations } from 'aws-cdk-lib';
+import { Aws, Duration, Stack, Validations } from 'aws-cdk-lib';
 import * as cognito from 'aws-cdk-lib/aws-cognito';
 import { Construct } from 'constructs';
 import type { StageConfig } from './config';
@@ -68,13 +68,17 @@ export class UserDirectory extends Construct {
     });
   }
 
-  /** Token issuer (`iss` of every token) and its JWKS. */
+  /**
+   * Token issuer (`iss` of every token): `https://cognito-idp.<region>.amazonaws.com/<pool id>`.
+   * Built explicitly: the pool's ProviderURL attribute has no scheme.
+   */
   get issuer(): string {
-    return this.userPool.userPoolProviderUrl;
+    const stack = Stack.of(this);
+    return `https://cognito-idp.${stack.region}.${stack.urlSuffix}/${this.userPool.userPoolId}`;
   }
 
   get jwksUrl(): string {
-    return `${this.userPool.userPoolProviderUrl}/.well-known/jwks.json`;
+    return `${this.issuer}/.well-known/jwks.json`;
   }
 
   /** `https://<prefix>.auth.<region>.amazoncognito.com`: the OAuth endpoints' base URL. */

@@ -216,7 +216,7 @@ export class Edge extends Construct {
       });
     }
     const entryDeployment = new s3deploy.BucketDeployment(this, 'DeployEntryPoints', {
-      sources: [s3deploy.Source.asset(props.webDist, { exclude: [`${HASHED_ASSETS_DIR}/**`] })],
+      sources: [s3deploy.Source.asset(props.webDist, { exclude: [HASHED_ASSETS_DIR, `${HASHED_ASSETS_DIR}/**`] })],
       destinationBucket: this.siteBucket,
       cacheControl: [s3deploy.CacheControl.fromString(NO_CACHE_CONTROL)],
       // Never prune: it would delete the hashed assets deployed alongside.
