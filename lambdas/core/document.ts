@@ -9,15 +9,23 @@ import { LIMITS } from './limits';
 import type { Clock, OpLog, OpLogEntry, Snapshot, SnapshotStore } from './ports';
 
 /**
- * Fully decodes a Yjs v1 update before anything is stored (invariant 5). Throws ConcordError
- * `update_too_large` or `bad_update`.
+ * Fully decodes a Yjs v1 update, and integrates it into a scratch document, before anything is
+ * stored (invariant 5). Decoding alone is not enough: some corrupted updates decode but make
+ * Y.applyUpdate throw, and one of those in the op log would make the document unloadable (every
+ * handshake, compaction and fan-out of it would fail). Structs whose dependencies are absent from
+ * the scratch document just wait as pending, so valid updates never fail here. Throws
+ * ConcordError `update_too_large` or `bad_update`.
  */
 export function validateUpdate(update: Uint8Array): void {
   if (update.length > LIMITS.updateBytes) throw new ConcordError('update_too_large', `${update.length} bytes`);
+  const scratch = new Y.Doc({ gc: true });
   try {
     Y.decodeUpdate(update);
+    Y.applyUpdate(scratch, update);
   } catch (e) {
     throw new ConcordError('bad_update', (e as Error).message);
+  } finally {
+    scratch.destroy();
   }
 }
 

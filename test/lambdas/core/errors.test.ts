@@ -123,6 +123,19 @@ describe('bad_update and bad_awareness', () => {
     const bytes = encodeMessage({ type, update: new Uint8Array([1, 1, 200, 1, 0, 77, 77, 77]) });
     await expectRefused(await setup(), frameOf(bytes), 'bad_update', messageRef(bytes));
   });
+  it('FM-3.6: an update that decodes but cannot be integrated (an origin beyond its own clock) is bad_update, so it can never make the document unloadable', async () => {
+    // "abc" typed by client 1, with the origin of "c" corrupted from clock 0 to clock 56.
+    const poison = new Uint8Array([1, 3, 1, 0, 4, 1, 1, 116, 1, 97, 132, 1, 0, 1, 98, 196, 1, 56, 1, 1, 1, 99, 0]);
+    expect(() => Y.decodeUpdate(poison)).not.toThrow();
+    expect(() => Y.applyUpdate(new Y.Doc(), poison)).toThrow();
+    const bytes = encodeMessage({ type: 'sync-update', update: poison });
+    const ctx = await setup();
+    await expectRefused(ctx, frameOf(bytes), 'bad_update', messageRef(bytes));
+    // The document still loads and answers handshakes.
+    const step1 = encodeMessage({ type: 'sync-step1', stateVector: Y.encodeStateVector(new Y.Doc()) });
+    expect(await ctx.server.frame('a', frameOf(step1))).toMatchObject({ status: 'ok', kind: 'sync-step1' });
+  });
+
   it('an awareness update that does not decode is refused and not relayed', async () => {
     const bytes = encodeMessage({ type: 'awareness', update: new Uint8Array([1, 5, 1, 3, 123, 120, 120]) });
     await expectRefused(await setup(), frameOf(bytes), 'bad_awareness', messageRef(bytes));
