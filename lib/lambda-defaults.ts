@@ -184,7 +184,7 @@ export class ConcordFunction extends Construct {
     Validations.of(this.role).acknowledge({
       id: 'AwsSolutions-IAM5[Resource::*]',
       reason:
-        'X-Ray PutTraceSegments/PutTelemetryRecords (tracing) and, for VPC functions, the EC2 network-interface calls Lambda makes to attach the function have no resource-level permissions; every data permission of this role names its table, secret, proxy user or API.',
+        'X-Ray PutTraceSegments/PutTelemetryRecords (tracing), dynamodb:ListStreams (stream consumers) and, for VPC functions, the EC2 network-interface calls Lambda makes to attach the function have no resource-level permissions; every data permission of this role names its table, index, secret, proxy user or API.',
     });
   }
 

@@ -50,10 +50,6 @@ export class Migrations extends Construct {
     const framework = this.provider.node.findChild('framework-onEvent');
     Validations.of(framework).acknowledge(
       {
-        id: 'AwsSolutions-L1',
-        reason: 'The Provider framework function runtime is chosen by aws-cdk-lib and upgraded with it; Concord code runs in the migrate handler, which uses the latest runtime.',
-      },
-      {
         id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
         reason: 'The Provider framework function (aws-cdk-lib) writes only its own logs with the AWS basic execution policy; it holds no data permissions.',
       },
