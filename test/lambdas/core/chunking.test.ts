@@ -6,7 +6,7 @@
 import * as Y from 'yjs';
 import { describe, expect, it } from 'vitest';
 import { LIMITS } from '../../../lambdas/core/limits';
-import { decodeFrame } from '../../../lambdas/core/protocol';
+import { decodeFrame, encodeFrames, encodeMessage, messageRef } from '../../../lambdas/core/protocol';
 import { createClient, createMemoryServer } from '../../support/memory-server';
 
 async function handshake(...clients: ReturnType<typeof createClient>[]) {
@@ -65,5 +65,20 @@ describe('chunking round trip', () => {
     const stored = new Y.Doc();
     for (const e of await server.deps.opLog.readAll('doc')) Y.applyUpdate(stored, e.update);
     expect(stored.getText('t').toString()).toBe(big);
+  });
+
+  it('FM-6.3 FM-4.3: a document whose step 2 would pass 8 MB answers the handshake with update_too_large (load the snapshot over HTTPS instead)', async () => {
+    const server = createMemoryServer();
+    await server.connect('a', 'doc', 'alice');
+    // Two stored changes of 4.5 MB each: each is within the limit, together they are not.
+    for (const clientID of [1, 2]) {
+      const doc = new Y.Doc();
+      doc.clientID = clientID;
+      doc.getText('t').insert(0, String(clientID).repeat(4.5 * 1024 * 1024));
+      await server.deps.opLog.append('doc', { update: Y.encodeStateAsUpdate(doc), userId: 'alice', connectionId: 'x' });
+    }
+    const step1 = encodeMessage({ type: 'sync-step1', stateVector: Y.encodeStateVector(new Y.Doc()) });
+    expect(await server.frame('a', encodeFrames(step1)[0])).toEqual({ status: 'refused', code: 'update_too_large' });
+    expect(server.broadcaster.take('a').map((f) => decodeFrame(f).message)).toEqual([expect.objectContaining({ type: 'error', code: 'update_too_large', ref: messageRef(step1) })]);
   });
 });
