@@ -25,6 +25,13 @@ export interface ClientSessionEvents {
 export interface ClientSessionOptions {
   /** Delay before resending an update the server could not store ('unavailable'). */
   readonly retryDelayMs?: number;
+  /**
+   * Coalesce local changes made within this many milliseconds into one message (Y.mergeUpdates),
+   * and presence changes into their latest state: a fast typist then sends a few messages a
+   * second instead of two per keystroke, well under the per-connection rate limit (FM-1.8).
+   * 0 (the default) sends every change at once.
+   */
+  readonly batchMs?: number;
   readonly events?: ClientSessionEvents;
 }
 
@@ -48,12 +55,18 @@ export class ClientSession {
   private readonly events: ClientSessionEvents;
   private readonly retryDelayMs: number;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private readonly batchMs: number;
+  /** Local updates waiting for the batch window to close (counted as pending). */
+  private batch: Uint8Array[] = [];
+  private batchTimer: ReturnType<typeof setTimeout> | null = null;
+  private awarenessTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(doc: Y.Doc, awareness: awarenessProtocol.Awareness | null, options: ClientSessionOptions = {}) {
     this.doc = doc;
     this.awareness = awareness;
     this.events = options.events ?? {};
     this.retryDelayMs = options.retryDelayMs ?? 1000;
+    this.batchMs = Math.max(0, options.batchMs ?? 0);
     doc.on('update', this.onDocUpdate);
     awareness?.on('update', this.onAwarenessUpdate);
   }
@@ -62,7 +75,7 @@ export class ClientSession {
     return this.synced;
   }
   get pendingCount(): number {
-    return this.pending.size + this.offlineChanges;
+    return this.pending.size + this.offlineChanges + this.batch.length;
   }
   /** True when connected, synced and every local change is acknowledged. */
   get isSaved(): boolean {
@@ -91,6 +104,7 @@ export class ClientSession {
   /** The socket closed. Local edits keep accumulating and go out in the next handshake. */
   disconnected(): void {
     this.transport = null;
+    this.dropBatch();
     this.synced = false;
     this.handshakeDone = false;
     this.offlineChanges += this.pending.size;
@@ -172,6 +186,7 @@ export class ClientSession {
   }
 
   destroy(): void {
+    this.dropBatch();
     this.doc.off('update', this.onDocUpdate);
     this.awareness?.off('update', this.onAwarenessUpdate);
     for (const t of this.timers) clearTimeout(t);
@@ -185,13 +200,45 @@ export class ClientSession {
       this.emitPending();
       return;
     }
-    this.sendUpdate({ type: 'sync-update', update });
+    if (this.batchMs === 0) {
+      this.sendUpdate({ type: 'sync-update', update });
+      return;
+    }
+    this.batch.push(update);
+    this.emitPending();
+    this.batchTimer ??= setTimeout(this.flushBatch, this.batchMs);
   };
+
+  private readonly flushBatch = () => {
+    this.batchTimer = null;
+    const updates = this.batch;
+    this.batch = [];
+    if (updates.length === 0 || !this.transport) return;
+    this.sendUpdate({ type: 'sync-update', update: updates.length === 1 ? updates[0] : Y.mergeUpdates(updates) });
+  };
+
+  /** Batched changes not yet sent are in the document: the next handshake's step 2 carries them. */
+  private dropBatch(): void {
+    if (this.batchTimer) clearTimeout(this.batchTimer);
+    if (this.awarenessTimer) clearTimeout(this.awarenessTimer);
+    this.batchTimer = this.awarenessTimer = null;
+    this.offlineChanges += this.batch.length;
+    this.batch = [];
+  }
 
   private readonly onAwarenessUpdate = ({ added, updated, removed }: { added: number[]; updated: number[]; removed: number[] }, origin: unknown) => {
     if (origin === REMOTE || !this.transport || !this.awareness) return;
     const changed = [...added, ...updated, ...removed].filter((id) => id === this.doc.clientID);
-    if (changed.length) this.send({ type: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed) });
+    if (!changed.length) return;
+    // Leaving (local state removed) goes out at once; anything else may wait for the batch window.
+    if (this.batchMs === 0 || this.awareness.getLocalState() === null) {
+      this.send({ type: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(this.awareness, changed) });
+      return;
+    }
+    this.awarenessTimer ??= setTimeout(() => {
+      this.awarenessTimer = null;
+      if (this.transport && this.awareness) this.send({ type: 'awareness', update: awarenessProtocol.encodeAwarenessUpdate(this.awareness, [this.doc.clientID]) });
+    }, this.batchMs);
   };
 
   private sendUpdate(message: Message & { update: Uint8Array }): void {

@@ -60,9 +60,11 @@ describe('ConcordProvider status (ClientSession acknowledgements)', () => {
     const socket = gateway.openSockets()[0];
     gateway.holdAcksFor(socket);
     appendParagraph(a.doc, 'unacknowledged');
+    // Within the batch window the change has not even left: pending, not saved.
+    expect(a.provider.getSnapshot()).toMatchObject({ saved: false, pending: 1 });
+    // Stored by the server, but the ack has not reached the client: still not "Saved".
+    await waitFor(async () => expect(await gateway.storedText()).toBe('unacknowledged'));
     await gateway.settled();
-    // Stored by the server, but the ack has not reached the client: not "Saved".
-    expect(await gateway.storedText()).toBe('unacknowledged');
     expect(a.provider.getSnapshot()).toMatchObject({ connection: 'open', saved: false, pending: 1 });
     expect(describeStatus(a.provider.getSnapshot()).label).toBe('Saving…');
 
@@ -186,7 +188,7 @@ describe('ConcordProvider reconnects (FM-1.1, FM-1.6)', () => {
     const first = gateway.openSockets()[0];
     gateway.holdAcksFor(first);
     appendParagraph(a.doc, 'in flight at the planned reconnect');
-    await gateway.settled();
+    await waitFor(async () => expect(await gateway.storedText()).toBe('in flight at the planned reconnect'));
     expect(a.provider.getSnapshot().pending).toBe(1);
     scheduler.fire(planned[0]);
     expect(first.closedByClient).not.toBeNull();
@@ -256,6 +258,32 @@ describe('ConcordProvider authentication (FM-5.1, FM-5.2)', () => {
     const a = client(gateway, alice, { fetch: http.fetch });
     await waitFor(() => expect(a.provider.getSnapshot().saved).toBe(true));
     expect(http.calls.map((c) => `${c.method} ${c.url}`)).toEqual([`GET /api/docs/${gateway.docId}`, 'POST /api/auth/refresh']);
+  });
+});
+
+describe('ConcordProvider batching (FM-1.8)', () => {
+  it('FM-1.8: a burst of keystrokes and caret moves goes out as a few messages, and arrives whole', async () => {
+    const gateway = new FakeGateway();
+    const a = client(gateway, alice, { batchMs: 50 });
+    const b = client(gateway, bob);
+    await waitFor(() => expect(a.provider.getSnapshot().saved && b.provider.getSnapshot().saved).toBe(true));
+    const socket = gateway.sockets[0];
+    const framesBefore = socket.sentSizes.length;
+    const text = new Y.XmlText('');
+    const p = new Y.XmlElement('paragraph');
+    p.insert(0, [text]);
+    a.doc.getXmlFragment('body').push([p]);
+    const typed = 'The quick brown fox jumps over the lazy dog. '.repeat(5);
+    for (let i = 0; i < typed.length; i++) {
+      text.insert(i, typed[i]);
+      a.awareness.setLocalStateField('cursor', { at: i });
+    }
+    expect(a.provider.getSnapshot().pending).toBe(typed.length + 1);
+    await waitFor(() => expect(a.provider.getSnapshot()).toMatchObject({ saved: true, pending: 0 }));
+    await waitFor(() => expect(textOf(b.doc)).toBe(typed));
+    // 226 document changes and 225 presence changes: one merged update and one presence message.
+    expect(socket.sentSizes.length - framesBefore).toBeLessThanOrEqual(4);
+    expect(await gateway.storedText()).toBe(typed);
   });
 });
 

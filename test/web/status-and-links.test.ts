@@ -81,7 +81,7 @@ describe('FM-6.3: first load of a large document over HTTPS', () => {
       const url = String(input);
       calls.push(url);
       if (url === '/api/docs/d1/snapshots/latest') return Response.json({ version: 42, bytes: state.length, url: '/api/docs/d1/snapshots/42' });
-      if (url === '/api/docs/d1/snapshots/42') return new Response(state, { headers: { 'content-type': 'application/octet-stream' } });
+      if (url === '/api/docs/d1/snapshots/42') return new Response(state.slice().buffer as ArrayBuffer, { headers: { 'content-type': 'application/octet-stream' } });
       return new Response(null, { status: 404 });
     }) as typeof fetch;
     const doc = new Y.Doc();

@@ -65,6 +65,12 @@ export interface ConcordProviderOptions {
   readonly carriedOverPending?: number;
   /** Called whenever the pending count changes, to keep it with the offline copy. */
   readonly persistPending?: (count: number) => void;
+  /**
+   * Local changes (and presence) made within this window go out as one message. 80 ms is below
+   * what a reader perceives and keeps even a very fast typist far under the gateway's
+   * per-connection rate limit (FM-1.8).
+   */
+  readonly batchMs?: number;
   /** Open the socket from the constructor (default true). */
   readonly autoConnect?: boolean;
 }
@@ -75,6 +81,7 @@ const NO_ACCESS_CODES = new Set(['forbidden', 'not_found']);
 const REAUTH_CODES = new Set(['unauthorized', 'token_expired']);
 
 const OPEN = 1;
+export const DEFAULT_BATCH_MS = 80;
 
 export function browserNetwork(): NetworkMonitor {
   return {
@@ -148,6 +155,7 @@ export class ConcordProvider {
     this.persistPending = options.persistPending;
 
     this.session = new ClientSession(this.doc, this.awareness, {
+      batchMs: options.batchMs ?? DEFAULT_BATCH_MS,
       events: {
         synced: () => {
           // Only a connection that got as far as a full sync proves the server is healthy again.

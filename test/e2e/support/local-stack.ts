@@ -1,0 +1,62 @@
+/**
+ * Starts the local stack exactly as `npm start` does (`node --import tsx local/main.ts`), on a
+ * free port and a fresh data folder, and waits for its "ready" line.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export interface RunningStack {
+  readonly origin: string;
+  readonly dataDir: string;
+  /** Everything the stack printed (for failure messages). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+const root = resolve(import.meta.dirname, '../../..');
+
+export async function startLocalStack(timeoutMs = 90_000): Promise<RunningStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'concord-e2e-'));
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--port', '0', '--data-dir', dataDir], {
+    cwd: root,
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
+  child.stderr!.on('data', (b: Buffer) => (out += b.toString()));
+
+  const origin = await new Promise<string>((resolveOrigin, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the local stack did not print "ready" within ${timeoutMs} ms:\n${out}`)), timeoutMs);
+    const check = () => {
+      const m = /Open (http:\/\/[^\s]+?)\/? in your browser\.\s*\nready/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolveOrigin(m[1].replace(/\/$/, ''));
+      }
+    };
+    child.stdout!.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the local stack exited with code ${code} before "ready":\n${out}`));
+    });
+  });
+
+  return {
+    origin,
+    dataDir,
+    output: () => out,
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise<void>((r) => child.once('exit', () => r()));
+        child.kill('SIGINT');
+        const forced = setTimeout(() => child.kill('SIGKILL'), 15_000);
+        await exited;
+        clearTimeout(forced);
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
