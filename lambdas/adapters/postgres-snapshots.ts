@@ -56,7 +56,8 @@ export interface MigrationResult {
 
 /**
  * Applies every migration not yet recorded in `schema_migrations`, in order, each in its own
- * transaction under an advisory lock (two concurrent runners apply each migration once).
+ * transaction, the whole run under a session advisory lock: two concurrent runners (a retried
+ * deploy) serialize, and the second finds everything applied.
  */
 export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = MIGRATIONS): Promise<MigrationResult> {
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
@@ -65,7 +66,10 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
   }
   const client = await pool.connect();
   const applied: number[] = [];
+  let locked = false;
   try {
+    await client.query(`SELECT pg_advisory_lock(hashtext('concord-schema-migrations'))`);
+    locked = true;
     await client.query(`CREATE TABLE IF NOT EXISTS schema_migrations (
       version    integer     PRIMARY KEY,
       name       text        NOT NULL,
@@ -75,7 +79,6 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
     for (const migration of sorted) {
       await client.query('BEGIN');
       try {
-        await client.query(`SELECT pg_advisory_xact_lock(hashtext('concord-schema-migrations'))`);
         const { rows } = await client.query<{ checksum: string }>('SELECT checksum FROM schema_migrations WHERE version = $1', [migration.version]);
         if (rows.length > 0) {
           if (rows[0].checksum !== checksum(migration.sql)) throw new MigrationChecksumError(migration.version, migration.name);
@@ -94,6 +97,7 @@ export async function migrate(pool: pg.Pool, migrations: readonly Migration[] = 
     const { rows } = await client.query<{ current: number | null }>('SELECT max(version) AS current FROM schema_migrations');
     return { applied, current: Number(rows[0]?.current ?? 0) };
   } finally {
+    if (locked) await client.query(`SELECT pg_advisory_unlock(hashtext('concord-schema-migrations'))`).catch(() => undefined);
     client.release();
   }
 }
