@@ -60,7 +60,7 @@ export class UserDirectory extends Construct {
     }
     if (!config.auth.threatProtection) {
       const reason = `Threat protection (Plus feature plan, billed per monthly active user) is off in the ${config.stage} stage; prod enforces it (lib/config.ts).`;
-      Validations.of(this.userPool).acknowledge({ id: 'AwsSolutions-COG3', reason }, { id: 'AwsSolutions-COG8', reason });
+      Validations.of(this.userPool).acknowledge({ id: 'AwsSolutions-COG8', reason });
     }
     this.domain = this.userPool.addDomain('HostedUi', {
       // Prefixes are global per region: the account id keeps two deployments apart.

@@ -91,11 +91,6 @@ export class Cache extends Construct {
     });
     this.replicationGroup.applyRemovalPolicy(config.removalPolicy);
     this.memberClusterIds = Array.from({ length: config.cache.numCacheClusters }, (_, i) => `${groupId}-${String(i + 1).padStart(3, '0')}`);
-    Validations.of(this.replicationGroup).acknowledge({
-      id: 'AwsSolutions-AEC5',
-      reason:
-        'The default port 6379 is kept: the cache sits in isolated subnets behind a security group that admits only the handler group, and requires TLS and AUTH; a non-default port adds no protection here.',
-    });
   }
 
   /** `rediss://` URL of the primary endpoint (TLS); the AUTH token is read from `authSecret`. */

@@ -84,11 +84,6 @@ export class Database extends Construct {
       cloudwatchLogsRetention: config.logRetention,
       copyTagsToSnapshot: true,
     });
-    Validations.of(this.cluster).acknowledge({
-      id: 'AwsSolutions-RDS11',
-      reason:
-        'PostgreSQL keeps its default port: the cluster is in isolated subnets and admits only the RDS Proxy security group; a non-default port adds no protection and breaks tooling defaults.',
-    });
     if (!config.deletionProtection) {
       Validations.of(this.cluster).acknowledge({
         id: 'AwsSolutions-RDS10',

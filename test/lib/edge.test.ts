@@ -124,7 +124,7 @@ describe('edge (lib/edge.ts)', () => {
   });
 
   it('FM-4.6: deploys hashed assets immutable and the entry points no-cache (invalidated), never pruning', () => {
-    const deployments = resourcesOfType(dev.appStack, 'Custom::CDKBucketDeployment').map(([id, d]) => ({ id, ...d.Properties }));
+    const deployments = resourcesOfType(dev.appStack, 'Custom::CDKBucketDeployment').map(([id, d]) => ({ id, ...d.Properties }) as Record<string, any>);
     expect(deployments).toHaveLength(2);
     const assets = deployments.find((d) => d.DestinationBucketKeyPrefix === 'assets/')!;
     const entries = deployments.find((d) => d !== assets)!;

@@ -11,7 +11,7 @@ beforeAll(() => {
   prod = synthConcord({ stage: 'prod' });
 });
 
-const alarms = (s: Synthesized) => resourcesOfType(s.appStack, 'AWS::CloudWatch::Alarm').map(([id, a]) => ({ id, ...a.Properties }));
+const alarms = (s: Synthesized) => resourcesOfType(s.appStack, 'AWS::CloudWatch::Alarm').map(([id, a]) => ({ id, ...a.Properties }) as Record<string, any>);
 const topicId = (s: Synthesized) => resourcesOfType(s.appStack, 'AWS::SNS::Topic')[0][0];
 const handlerNames = Object.keys(HANDLER_ENTRIES);
 
