@@ -15,6 +15,7 @@
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { ENV, type HandlerName } from '../contracts/env';
 import { STREAM_CONSUMERS } from '../contracts/streams';
@@ -156,15 +157,41 @@ function listen(server: Server, port: number, host: string): Promise<number> {
 }
 
 /** Wraps a component's start-up failure into one clear sentence. */
-async function component<T>(name: string, hint: string, start: () => Promise<T>): Promise<T> {
+async function component<T>(name: string, hint: string, start: () => Promise<T>, dataPath?: string): Promise<T> {
+  // A failure to open data that already existed is a damaged data folder, whatever the message.
+  const hadData = dataPath !== undefined && existsSync(dataPath) && readdirSync(dataPath).length > 0;
   try {
     return await start();
   } catch (e) {
     if (e instanceof LocalStackError) throw e;
+    if ((e as { code?: string })?.code === 'handler_missing') throw new LocalStackError('handler_missing', (e as Error).message, 1);
     const message = (e as Error)?.message ?? String(e);
-    const corrupt = /corrupt|checksum|invalid|lock|LEVEL_|unexpected end|truncated|not a database|PANIC|abort/i.test(message);
+    const corrupt = hadData || /corrupt|checksum|LEVEL_|unexpected end|truncated|not a database|PANIC/i.test(message);
     throw new LocalStackError(corrupt ? 'data_dir_corrupt' : 'start_failed', `${name} could not start: ${message.split('\n')[0]}. ${hint}`, corrupt ? 4 : 1);
   }
+}
+
+/** Opens (and closes) dynalite's LevelDB store, so damage is reported before dynalite starts. */
+async function checkLevelDb(path: string): Promise<void> {
+  if (!existsSync(path)) return;
+  const fromDynalite = createRequire(createRequire(import.meta.url).resolve('dynalite'));
+  const { Level } = fromDynalite('level') as { Level: new (path: string, options: object) => LevelLike };
+  const db = new Level(path, { valueEncoding: 'json' });
+  try {
+    await db.open();
+    for await (const key of db.keys({ limit: 1 })) void key;
+  } catch (e) {
+    const err = e as Error & { cause?: Error };
+    throw new Error(`${err.message}${err.cause ? ` (${err.cause.message})` : ''}`);
+  } finally {
+    await db.close().catch(() => undefined);
+  }
+}
+
+interface LevelLike {
+  open(): Promise<void>;
+  close(): Promise<void>;
+  keys(options: { limit: number }): AsyncIterable<unknown>;
 }
 
 async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -231,11 +258,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const webBuild = options.buildWeb === false ? Promise.resolve<WebStatus>('fresh') : ensureWebBuilt(root, (line) => print(`  ${line}`));
 
     const faults = new Faults();
+    const dynamoHint = `Its data is in ${join(dataDir, 'dynamodb')}; run with --reset to start from scratch.`;
+    // dynalite opens its LevelDB lazily and throws from inside its request handler when that
+    // fails, which would end the process with a stack trace: open it once first.
+    await component('DynamoDB (dynalite)', dynamoHint, () => checkLevelDb(join(dataDir, 'dynamodb')), join(dataDir, 'dynamodb'));
     // PGlite's first start (initdb) is the slowest step: it runs while everything else starts.
     const postgresStart: Promise<EmbeddedPostgres | null> = options.databaseUrl
       ? Promise.resolve(null)
       : component('PostgreSQL (PGlite)', `Its data is in ${join(dataDir, 'postgres')}; run with --reset to start from scratch.`, () =>
           startEmbeddedPostgres({ dataDir: join(dataDir, 'postgres') }),
+          join(dataDir, 'postgres'),
         );
     // Whatever happens next, an embedded PostgreSQL that started is stopped on failure.
     cleanups.push(async () => (await postgresStart.catch(() => null))?.stop());
@@ -250,9 +282,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       createTokenIssuer({ issuer: `${origin}/local-auth`, keyFile: join(dataDir, 'keys', 'signing-key.json') }),
     );
 
-    const dynamo: EmbeddedDynamo = await component('DynamoDB (dynalite)', `Its data is in ${join(dataDir, 'dynamodb')}; run with --reset to start from scratch.`, () =>
-      startEmbeddedDynamo({ path: join(dataDir, 'dynamodb') }),
-    );
+    const dynamo: EmbeddedDynamo = await component('DynamoDB (dynalite)', dynamoHint, () => startEmbeddedDynamo({ path: join(dataDir, 'dynamodb') }), join(dataDir, 'dynamodb'));
     cleanups.push(() => dynamo.stop());
     const opLogTableName = dynamo.tableNames[OP_LOG_TABLE.logicalName];
     const stream = new OpLogStream({ tableName: opLogTableName, region });

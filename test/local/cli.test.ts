@@ -40,6 +40,18 @@ describe('npm start: start-up errors', () => {
     noStackTrace(result.stderr + result.stdout);
   });
 
+  it('damaged DynamoDB data exits with code 4 and a clear line instead of crashing inside dynalite', async () => {
+    const data = tempDataDir();
+    cleanups.push(data.remove);
+    mkdirSync(join(data.dir, 'dynamodb'), { recursive: true });
+    writeFileSync(join(data.dir, 'concord-local.json'), JSON.stringify({ format: 1 }));
+    writeFileSync(join(data.dir, 'dynamodb', 'CURRENT'), 'MANIFEST-999999\n');
+    const result = await runCli(['--port', '0', '--data-dir', data.dir, '--no-build']);
+    expect(result.code).toBe(4);
+    expect(result.stderr).toMatch(/^concord: error \[data_dir_corrupt\]: DynamoDB \(dynalite\) could not start: .*--reset/);
+    noStackTrace(result.stderr + result.stdout);
+  });
+
   it('a folder that is not a Concord data folder is refused, even with --reset', async () => {
     const data = tempDataDir();
     cleanups.push(data.remove);
