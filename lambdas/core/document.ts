@@ -98,11 +98,16 @@ export interface CompactionOptions {
 }
 
 /**
- * Compaction (invariant 3): merge the latest snapshot and the op-log entries newer than it into a
- * new snapshot, commit it with compare-and-set on the base version, then remove exactly the
- * entries it merged. Safe to run concurrently: a loser of the compare-and-set deletes nothing.
- * Entries at or below the latest snapshot's version are already in it (a sequence number is only
- * handed out above every readable one) and are removed as a clean-up.
+ * Compaction (invariant 3): merge the latest snapshot and the op-log entries into a new snapshot,
+ * commit it with compare-and-set on the base version, then remove exactly the entries it merged.
+ * Safe to run concurrently: a loser of the compare-and-set deletes nothing.
+ *
+ * Entries at or below the latest snapshot's version should already be in it (a sequence number is
+ * only handed out above every readable one), but an op log whose append reads the top and then
+ * writes top + 1 can, in a race with compaction, write one below the floor after the snapshot was
+ * built. So such entries are never trusted blindly: they are merged again with the fresh ones
+ * (idempotent), and without fresh ones they are removed only if they are verifiably contained in
+ * the snapshot. A late entry therefore stays readable until a snapshot really contains it.
  */
 export async function compact(docId: string, opLog: OpLog, snapshots: SnapshotStore, options: CompactionOptions): Promise<CompactionResult> {
   const base = await snapshots.latest(docId);
@@ -111,13 +116,13 @@ export async function compact(docId: string, opLog: OpLog, snapshots: SnapshotSt
   const covered = entries.filter((e) => e.seq <= baseVersion);
   const fresh = entries.filter((e) => e.seq > baseVersion);
   if (fresh.length === 0 || fresh.length < (options.minEntries ?? 1)) {
-    if (covered.length === 0) return { status: 'nothing-to-do' };
+    if (covered.length === 0 || !base || !containsAll(base.state, covered)) return { status: 'nothing-to-do' };
     await opLog.remove(docId, covered.map((e) => e.seq));
     return { status: 'cleaned', removed: covered.length };
   }
   const doc = new Y.Doc({ gc: true });
   if (base) Y.applyUpdate(doc, base.state);
-  for (const entry of fresh) Y.applyUpdate(doc, entry.update);
+  for (const entry of entries) Y.applyUpdate(doc, entry.update);
   const state = Y.encodeStateAsUpdate(doc);
   doc.destroy();
   const version = fresh[fresh.length - 1].seq;
@@ -133,4 +138,20 @@ export async function compact(docId: string, opLog: OpLog, snapshots: SnapshotSt
   if (!committed) return { status: 'conflict' };
   await opLog.remove(docId, entries.map((e) => e.seq));
   return { status: 'compacted', version, merged: fresh.length, bytes: state.length };
+}
+
+/** True when applying `entries` to `state` changes nothing (and leaves nothing pending). */
+function containsAll(state: Uint8Array, entries: readonly OpLogEntry[]): boolean {
+  const doc = new Y.Doc({ gc: true });
+  try {
+    Y.applyUpdate(doc, state);
+    const before = Y.snapshot(doc);
+    // Pending structs are invisible to the snapshot comparison, so any pending means "not proven".
+    if (doc.store.pendingStructs || doc.store.pendingDs) return false;
+    for (const entry of entries) Y.applyUpdate(doc, entry.update);
+    if (doc.store.pendingStructs || doc.store.pendingDs) return false;
+    return Y.equalSnapshots(before, Y.snapshot(doc));
+  } finally {
+    doc.destroy();
+  }
 }

@@ -27,11 +27,11 @@ describe('collaboration core properties (BLUEPRINT §3 invariants 1-3)', () => {
         acked += result.acked;
         compactions += result.compactions;
       }),
-      { numRuns: 1000, seed: seed(20261128) },
+      { numRuns: 800, seed: seed(20261128) },
     );
     // The runs exercised what they claim to (a generator that never acks would prove nothing).
-    expect(acked).toBeGreaterThan(4000);
-    expect(compactions).toBeGreaterThan(1000);
+    expect(acked).toBeGreaterThan(3000);
+    expect(compactions).toBeGreaterThan(800);
   }, PROPERTY_TIMEOUT);
 
   it('FM-6.3 FM-1.8: large updates chunked both ways (pieces reordered and duplicated) converge with concurrent compaction', async () => {
@@ -43,10 +43,10 @@ describe('collaboration core properties (BLUEPRINT §3 invariants 1-3)', () => {
         chunkedFrames += result.chunkedFrames;
         acked += result.acked;
       }),
-      { numRuns: 200, seed: seed(6_3) },
+      { numRuns: 150, seed: seed(6_3) },
     );
-    expect(chunkedFrames).toBeGreaterThan(500);
-    expect(acked).toBeGreaterThan(1000);
+    expect(chunkedFrames).toBeGreaterThan(400);
+    expect(acked).toBeGreaterThan(700);
   }, PROPERTY_TIMEOUT);
 
   it('FM-3.3 FM-1.7: compaction-heavy sessions (compactions racing each other and every append) keep every acknowledged edit', async () => {
@@ -54,7 +54,7 @@ describe('collaboration core properties (BLUEPRINT §3 invariants 1-3)', () => {
       fc.asyncProperty(scenarioArbitrary({ maxClients: 3, compactWeight: 12, dropWeight: 0, maxActions: 60 }), async (scenario) => {
         await runScenario(scenario);
       }),
-      { numRuns: 800, seed: seed(3_3) },
+      { numRuns: 600, seed: seed(3_3) },
     );
   }, PROPERTY_TIMEOUT);
 });
@@ -127,6 +127,89 @@ class OpLogLosingWrites implements OpLog {
   }
 }
 
+/**
+ * An op log that allocates like a DynamoDB adapter without transactions: read the top (entries
+ * and the floor), wait (a network round trip), then put `top + 1` if that key does not exist. If
+ * compaction raises the floor and deletes the top entry in between, the put succeeds *below* the
+ * floor: a seq at or below the latest snapshot's version that the snapshot does not contain.
+ */
+class ReadThenPutOpLog implements OpLog {
+  private readonly entries = new Map<number, OpLogEntry>();
+  private floor = 0;
+  constructor(private readonly roundTrip: () => Promise<void>) {}
+  async append(docId: string, input: AppendInput): Promise<OpLogEntry> {
+    for (;;) {
+      const top = Math.max(this.floor, ...this.entries.keys());
+      await this.roundTrip();
+      const seq = top + 1;
+      if (this.entries.has(seq)) continue; // attribute_not_exists(seq) failed: retry
+      const entry = { docId, seq, ...input, serverTime: 0 };
+      this.entries.set(seq, entry);
+      return entry;
+    }
+  }
+  async readAll(): Promise<OpLogEntry[]> {
+    return [...this.entries.values()].sort((a, b) => a.seq - b.seq);
+  }
+  async readSince(docId: string, after: number): Promise<OpLogEntry[]> {
+    return (await this.readAll()).filter((e) => e.seq > after);
+  }
+  async remove(_docId: string, seqs: readonly number[]): Promise<void> {
+    for (const seq of seqs) {
+      this.floor = Math.max(this.floor, seq);
+      this.entries.delete(seq);
+    }
+  }
+}
+
+/** The earlier compaction: trusted that entries at or below the snapshot version were in it. */
+const compactTrustingVersions: CompactFn = async (docId, opLog, snapshots, options) => {
+  const base = await snapshots.latest(docId);
+  const entries = await opLog.readAll(docId);
+  const covered = entries.filter((e) => e.seq <= (base?.version ?? 0));
+  const fresh = entries.filter((e) => e.seq > (base?.version ?? 0));
+  if (fresh.length === 0) {
+    if (covered.length === 0) return { status: 'nothing-to-do' };
+    await opLog.remove(docId, covered.map((e) => e.seq));
+    return { status: 'cleaned', removed: covered.length };
+  }
+  const doc = new Y.Doc();
+  if (base) Y.applyUpdate(doc, base.state);
+  for (const e of fresh) Y.applyUpdate(doc, e.update);
+  const state = Y.encodeStateAsUpdate(doc);
+  const version = fresh[fresh.length - 1].seq;
+  if (!(await snapshots.commit({ docId, version, baseVersion: base?.version ?? null, state, authors: [], createdAt: 0, name: null }))) return { status: 'conflict' };
+  await opLog.remove(docId, entries.map((e) => e.seq));
+  return { status: 'compacted', version, merged: fresh.length, bytes: state.length };
+};
+
+describe('compaction against an op log that can write below the floor (read-then-put race)', { timeout: PROPERTY_TIMEOUT }, () => {
+  let belowFloorWrites = 0;
+  const racy = (compactFn: CompactFn, numRuns: number) =>
+    fc.check(
+      fc.asyncProperty(scenarioArbitrary({ maxClients: 3, compactWeight: 10, dropWeight: 0, maxActions: 80 }), async (scenario) => {
+        // The op log's own seq violations are expected here; what must hold is invariant 1.
+        const result = await runScenario(scenario, compactFn, (gate) => new ReadThenPutOpLog(gate), { checkSequences: false });
+        belowFloorWrites += result.sequenceViolations;
+      }),
+      { numRuns, seed: 11, endOnFailure: true },
+    );
+
+  it('FM-3.3: trusting snapshot versions loses an acknowledged edit written below the floor (the race is real)', async () => {
+    const result = await racy(compactTrustingVersions, 600);
+    expect(result.failed).toBe(true);
+    expect(String(result.errorInstance)).toMatch(/acknowledged update seq \d+ .* missing from the stored document/);
+  });
+
+  it('FM-3.3: the real compaction merges or keeps such entries, so no acknowledged edit is lost', async () => {
+    belowFloorWrites = 0;
+    const result = await racy(compact, 400);
+    expect(result.failed, String(result.errorInstance)).toBe(false);
+    // The race did happen in these runs: entries were written at or below a readable seq.
+    expect(belowFloorWrites).toBeGreaterThan(0);
+  });
+});
+
 describe('the properties catch broken implementations (they can fail)', { timeout: PROPERTY_TIMEOUT }, () => {
   const check = (compactFn: CompactFn, makeOpLog?: () => OpLog) =>
     fc.check(
@@ -134,7 +217,7 @@ describe('the properties catch broken implementations (they can fail)', { timeou
         await runScenario(scenario, compactFn, makeOpLog);
       }),
       // Finding one counterexample is the point; shrinking it would only cost time.
-      { numRuns: 400, seed: 7, endOnFailure: true },
+      { numRuns: 300, seed: 7, endOnFailure: true },
     );
 
   it('FM-3.3: a compaction that deletes entries it did not merge is caught (acknowledged edit lost)', async () => {
