@@ -5,7 +5,7 @@ import { normalizeHref } from './safe-url';
 const Icon = ({ d, label }: { d: string; label?: string }) => (
   <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true" focusable="false">
     {label ? (
-      <text x="12" y="17" textAnchor="middle" fontSize="14" fontWeight="700" fill="currentColor">
+      <text x="12" y="17.5" textAnchor="middle" fontSize="17" fontWeight="800" fill="currentColor" fontFamily="inherit">
         {label}
       </text>
     ) : (
