@@ -2,7 +2,9 @@
  * The built web client (web/dist) as CloudFront serves it: SPA fallback to index.html for paths
  * without a file extension (the viewer-request function), hashed assets cached forever, index.html
  * revalidated every time (FM-4.6), and the security headers of the response headers policy
- * (FM-3.6). Keep SECURITY_HEADERS in step with the CDK app's ResponseHeadersPolicy.
+ * (FM-3.6). SECURITY_HEADERS mirror the CDK app's ResponseHeadersPolicy (lib/edge.ts, not imported
+ * here because it loads aws-cdk-lib) except `upgrade-insecure-requests`, which would send a
+ * plain-http local page's requests to https.
  */
 import { createReadStream, statSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
