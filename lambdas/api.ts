@@ -37,10 +37,12 @@ const STATUS: Partial<Record<ApiErrorCode, number>> = {
 };
 
 export class ApiError extends Error {
-  constructor(readonly code: ApiErrorCode, readonly detail?: string, readonly status = STATUS[code] ?? 400) {
+  constructor(readonly code: ApiErrorCode, readonly detail?: string, readonly status = STATUS[code] ?? 400, readonly sentence?: string) {
     super(detail ?? code);
   }
 }
+
+const noRoute = () => new ApiError('not_found', undefined, 404, 'There is no such API endpoint; see docs/api.md.');
 
 type Result = APIGatewayProxyStructuredResultV2 & { headers: Record<string, string>; cookies?: string[] };
 
@@ -68,7 +70,7 @@ const empty = (statusCode: number, cookies?: string[], headers: Record<string, s
 });
 
 function errorResult(e: ApiError): Result {
-  const base = e.code in API_MESSAGES ? API_MESSAGES[e.code as keyof typeof API_MESSAGES] : ERROR_CODES[e.code as ErrorCode];
+  const base = e.sentence ?? (e.code in API_MESSAGES ? API_MESSAGES[e.code as keyof typeof API_MESSAGES] : ERROR_CODES[e.code as ErrorCode]);
   return json(e.status, { error: { code: e.code, message: e.detail ? `${base} (${e.detail})` : base } });
 }
 
@@ -330,7 +332,7 @@ async function route(req: Request): Promise<Result> {
   } catch {
     throw new ApiError('bad_request', 'the path is not valid URL encoding');
   }
-  if (parts[0] !== 'api') throw new ApiError('not_found', 'no such API route');
+  if (parts[0] !== 'api') throw noRoute();
   const [, a, b, c, d] = parts;
   const is = (method: string, length: number) => req.method === method && parts.length === length;
   requireJson(req);
@@ -360,7 +362,7 @@ async function route(req: Request): Promise<Result> {
       return json(201, documentView(meta, 'owner'));
     }
     const docId = b;
-    if (!docId) throw new ApiError('not_found', 'no such API route');
+    if (!docId) throw noRoute();
     if (is('GET', 3)) {
       const { meta, role } = await requireRole(docId, user.userId, ROLES);
       return json(200, { ...documentView(meta, role), members: await documents.members(docId) });
@@ -422,7 +424,7 @@ async function route(req: Request): Promise<Result> {
       return json(200, { versions });
     }
   }
-  throw new ApiError('not_found', 'no such API route');
+  throw noRoute();
 }
 
 export const handler = async (event: APIGatewayProxyEventV2): Promise<Result> => {

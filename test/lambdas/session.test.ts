@@ -397,3 +397,35 @@ describe('bad input never corrupts a document (invariant 5)', () => {
     expect(await chunkItems(connectionId)).toHaveLength(0);
   });
 });
+
+describe('FM-7.1 FM-7.2: EMF metrics', () => {
+  it('the message and fanout handlers publish update bytes, sync bytes, fan-out delay and 410s', async () => {
+    const lines: string[] = [];
+    const write = process.stdout.write.bind(process.stdout);
+    process.env.POWERTOOLS_METRICS_DISABLED = 'false';
+    (process.stdout as { write: unknown }).write = (chunk: string | Uint8Array, ...rest: unknown[]) => {
+      lines.push(String(chunk));
+      // Keep the EMF lines out of the test report; pass everything else through.
+      return String(chunk).includes('"_aws"') ? true : (write as (...a: unknown[]) => boolean)(chunk, ...rest);
+    };
+    try {
+      const docId = await h.createDocument('alice', { bob: 'editor' });
+      const a = wsClient(h, (await h.open('alice', docId)).connectionId);
+      const b = (await h.open('bob', docId)).connectionId;
+      h.endpoint.gone.add(b);
+      await a.sync();
+      a.doc.getText('t').insert(0, 'measured');
+      await a.sync();
+      await drain(docId);
+    } finally {
+      (process.stdout as { write: unknown }).write = write;
+      process.env.POWERTOOLS_METRICS_DISABLED = 'true';
+    }
+    const emf = lines.flatMap((l) => l.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l));
+    const names = new Set(emf.flatMap((m) => m._aws.CloudWatchMetrics[0].Metrics.map((x: { Name: string }) => x.Name)));
+    for (const name of ['UpdateBytes', 'SyncBytes', 'FanoutDelay', 'FanoutRecipients', 'Gone410']) expect(names).toContain(name);
+    const fanoutLine = emf.find((m) => 'FanoutDelay' in m);
+    expect(fanoutLine.FanoutDelay).toBeGreaterThanOrEqual(0);
+    expect(fanoutLine._aws.CloudWatchMetrics[0].Namespace).toBe('Concord');
+  });
+});
