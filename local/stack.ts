@@ -19,12 +19,13 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { ENV, type HandlerName } from '../contracts/env';
 import { STREAM_CONSUMERS } from '../contracts/streams';
-import { OP_LOG_TABLE } from '../contracts/tables';
+import { OP_LOG_TABLE, TABLES } from '../contracts/tables';
 import { createOAuthServer } from './auth/oauth-server';
 import { createTokenIssuer } from './auth/token-issuer';
 import { startCacheProxy, type CacheProxy } from './cache-proxy';
 import { startStreamProxy, type StreamProxy } from './dynamodb/stream-proxy';
 import { OpLogStream, StreamConsumer } from './dynamodb/streams';
+import { TtlSweeper } from './dynamodb/ttl-sweeper';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from './embedded/dynamodb';
 import { startEmbeddedPostgres, type EmbeddedPostgres } from './embedded/postgres';
 import { Faults, FaultSettingsError } from './faults';
@@ -60,6 +61,10 @@ export interface LocalStackOptions {
   /** Build web/dist when missing or stale (default true). */
   readonly buildWeb?: boolean;
   readonly gatewayLimits?: Partial<GatewayLimits>;
+  /** Time between TTL sweeps, ms (default 60 s). */
+  readonly ttlSweepIntervalMs?: number;
+  /** How long past expiry the TTL sweeper leaves an item, ms (default 1 h). */
+  readonly ttlGraceMs?: number;
   /** Stream retry backoff start, ms (default 250). */
   readonly streamRetryDelayMs?: number;
   /** Replace handlers (tests of the emulators); the others are the production files. */
@@ -84,6 +89,7 @@ export interface LocalStack {
   readonly consumers: readonly StreamConsumer[];
   readonly cacheProxy: CacheProxy | null;
   readonly runtime: LambdaRuntime;
+  readonly ttlSweeper: TtlSweeper;
   readonly dlqFile: string;
   readonly webStatus: WebStatus;
   /** Waits until every stream record so far has been delivered (or sent to the DLQ). */
@@ -288,7 +294,16 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const stream = new OpLogStream({ tableName: opLogTableName, region });
     const proxy: StreamProxy = await startStreamProxy({ target: dynamo.endpoint, opLogTableName, opLogTable: OP_LOG_TABLE, stream, faults: faults.dynamo, log });
     cleanups.push(() => proxy.stop());
-    print(`  dynamodb   ${proxy.endpoint} (streams and faults proxy) -> dynalite ${dynamo.endpoint}, data in ${join(dataDir, 'dynamodb')}`);
+    const ttlSweeper = new TtlSweeper({
+      endpoint: proxy.endpoint,
+      tables: TABLES.map((definition) => ({ name: dynamo.tableNames[definition.logicalName], definition })),
+      intervalMs: options.ttlSweepIntervalMs,
+      graceMs: options.ttlGraceMs,
+      log,
+    });
+    ttlSweeper.start();
+    cleanups.push(() => ttlSweeper.stop());
+    print(`  dynamodb   ${proxy.endpoint} (streams, TTL and faults proxy) -> dynalite ${dynamo.endpoint}, data in ${join(dataDir, 'dynamodb')}`);
 
     let databaseUrl = options.databaseUrl;
     const postgres = await postgresStart;
@@ -511,6 +526,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       consumers,
       cacheProxy,
       runtime,
+      ttlSweeper,
       dlqFile,
       webStatus,
       drainStreams,

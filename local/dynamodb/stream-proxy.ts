@@ -11,7 +11,11 @@ import { createServer, request as httpRequest, type IncomingMessage, type Server
 import type { AddressInfo } from 'node:net';
 import { isDeepStrictEqual } from 'node:util';
 import type { TableDefinition } from '../../contracts/tables';
+import { dynamoCall } from './raw';
 import type { OpLogStream, StreamImage } from './streams';
+
+/** Header the TTL sweeper sets on its deletions: their stream records name DynamoDB as the deleter. */
+export const TTL_DELETE_HEADER = 'x-concord-ttl-delete';
 
 export interface DynamoFaults {
   /** A DynamoDB error to return instead of performing this write, or null to let it through. */
@@ -107,34 +111,8 @@ export async function startStreamProxy(options: StreamProxyOptions): Promise<Str
     });
 
   /** A strongly consistent GetItem straight to dynalite (not through the faults). */
-  const getItem = (key: Item): Promise<Item | null> =>
-    new Promise((resolve, reject) => {
-      const body = Buffer.from(JSON.stringify({ TableName: opLogTableName, Key: key, ConsistentRead: true }));
-      const req = httpRequest(
-        {
-          host: target.hostname,
-          port: target.port,
-          method: 'POST',
-          path: '/',
-          headers: {
-            'content-type': 'application/x-amz-json-1.0',
-            'x-amz-target': 'DynamoDB_20120810.GetItem',
-            // dynalite checks an Authorization header is present, not its signature.
-            authorization: 'AWS4-HMAC-SHA256 Credential=local/20200101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=00',
-            'x-amz-date': '20200101T000000Z',
-            'content-length': String(body.length),
-          },
-        },
-        (res) => {
-          readBody(res).then((b) => {
-            if (res.statusCode !== 200) return reject(new Error(`dynalite GetItem failed: ${res.statusCode} ${b.toString()}`));
-            resolve((JSON.parse(b.toString()) as { Item?: Item }).Item ?? null);
-          }, reject);
-        },
-      );
-      req.on('error', reject);
-      req.end(body);
-    });
+  const getItem = async (key: Item): Promise<Item | null> =>
+    (await dynamoCall<{ Item?: Item }>(options.target, 'GetItem', { TableName: opLogTableName, Key: key, ConsistentRead: true })).Item ?? null;
 
   const keyOf = (item: Item): Item => Object.fromEntries(keyNames.map((k) => [k, item[k]]));
   const partitionOf = (key: Item): string => JSON.stringify(key[opLogTable.partitionKey.name]);
@@ -168,7 +146,7 @@ export async function startStreamProxy(options: StreamProxyOptions): Promise<Str
     }
   };
 
-  const emitChanges = (keys: Item[], before: (Item | null)[], after: (Item | null)[]) => {
+  const emitChanges = (keys: Item[], before: (Item | null)[], after: (Item | null)[], byTtl: boolean) => {
     keys.forEach((key, i) => {
       const old = before[i];
       const now = after[i];
@@ -180,6 +158,8 @@ export async function startStreamProxy(options: StreamProxyOptions): Promise<Str
         keys: key as StreamImage,
         ...(now ? { newImage: now as StreamImage } : {}),
         partitionKey: partitionOf(key),
+        // What a TTL deletion's record carries in DynamoDB Streams.
+        ...(byTtl && !now ? { userIdentity: { type: 'Service', principalId: 'dynamodb.amazonaws.com' } } : {}),
       });
       stats.records++;
     });
@@ -217,8 +197,9 @@ export async function startStreamProxy(options: StreamProxyOptions): Promise<Str
         return send(res, await forward(req, body)); // dynalite returns the proper SerializationException
       }
       const tables = operation === 'BatchWriteItem' ? Object.keys((payload.RequestItems as object) ?? {}) : [String(payload.TableName)];
+      const byTtl = operation === 'DeleteItem' && req.headers[TTL_DELETE_HEADER] === '1';
       stats.writes++;
-      for (const table of tables) {
+      for (const table of byTtl ? [] : tables) {
         const failure = options.faults?.writeFailure(operation, table);
         if (failure) {
           stats.failedByFault++;
@@ -235,7 +216,7 @@ export async function startStreamProxy(options: StreamProxyOptions): Promise<Str
           const skipped = operation === 'BatchWriteItem' ? unprocessedKeys(forwarded.body) : new Set<string>();
           const done = keys.filter((k) => !skipped.has(JSON.stringify(k)));
           const after = await Promise.all(done.map(getItem));
-          emitChanges(done, done.map((k) => before[keys.indexOf(k)]), after);
+          emitChanges(done, done.map((k) => before[keys.indexOf(k)]), after, byTtl);
         }
         return forwarded;
       });

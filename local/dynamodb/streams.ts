@@ -18,6 +18,8 @@ export interface StreamChange {
   readonly newImage?: StreamImage;
   /** Partition key value: decides the shard, hence the per-document order. */
   readonly partitionKey: string;
+  /** Set on TTL deletions: `{ type: 'Service', principalId: 'dynamodb.amazonaws.com' }`. */
+  readonly userIdentity?: { type: string; principalId: string };
 }
 
 export interface StoredStreamRecord {
@@ -96,6 +98,7 @@ export class OpLogStream {
         awsRegion: this.region,
         dynamodb,
         eventSourceARN: this.streamArn,
+        ...(change.userIdentity ? { userIdentity: change.userIdentity } : {}),
       },
       shardId: shard.shardId,
       sequenceNumber,

@@ -295,3 +295,36 @@ describe('DynamoDB write fault knob', () => {
     expect(outcomes.filter((o) => o.status === 'rejected')).toHaveLength(4);
   });
 });
+
+describe('TTL emulation', () => {
+  it('deletes expired items (after the grace period) in every table with a TTL attribute; op-log expiries become REMOVE records by DynamoDB', async () => {
+    const { TtlSweeper } = await import('../../../local/dynamodb/ttl-sweeper');
+    const { TABLES } = await import('../../../contracts/tables');
+    const r = await rig();
+    const seen: DynamoDBRecord[] = [];
+    const { consumer } = consume(r, async (event) => void seen.push(...event.Records));
+    const now = 1_900_000_000_000;
+    const past = String(now / 1000 - 10);
+    const future = String(now / 1000 + 3600);
+    await r.client.send(new PutItemCommand({ TableName: r.table, Item: { docId: { S: 'ttl' }, seq: { N: '1' }, expiresAt: { N: past } } }));
+    await r.client.send(new PutItemCommand({ TableName: r.table, Item: { docId: { S: 'ttl' }, seq: { N: '2' }, expiresAt: { N: future } } }));
+    await r.client.send(new PutItemCommand({ TableName: r.table, Item: { docId: { S: 'ttl' }, seq: { N: '3' } } }));
+    const connections = r.dynamo.tableNames.Connections;
+    await r.client.send(new PutItemCommand({ TableName: connections, Item: { pk: { S: 'c1' }, sk: { S: 'conn' }, expiresAt: { N: past } } }));
+    const tables = TABLES.map((definition) => ({ name: r.dynamo.tableNames[definition.logicalName], definition }));
+
+    const patient = new TtlSweeper({ endpoint: r.proxy.endpoint, tables, now: () => now }); // default 1 h grace
+    expect(await patient.sweep()).toBe(0);
+    const sweeper = new TtlSweeper({ endpoint: r.proxy.endpoint, tables, now: () => now, graceMs: 0 });
+    expect(await sweeper.sweep()).toBe(2);
+    await consumer.drain();
+
+    const removes = seen.filter((s) => s.eventName === 'REMOVE');
+    expect(removes.map(seqOf)).toEqual([1]);
+    expect(removes[0].userIdentity).toEqual({ type: 'Service', principalId: 'dynamodb.amazonaws.com' });
+    const { ScanCommand } = await import('@aws-sdk/client-dynamodb');
+    const left = await r.client.send(new ScanCommand({ TableName: r.table }));
+    expect(left.Items!.map((i) => Number(i.seq.N)).sort()).toEqual([2, 3]);
+    expect((await r.client.send(new ScanCommand({ TableName: connections }))).Items).toEqual([]);
+  });
+});
