@@ -3,11 +3,17 @@
  * (no credentials, no Docker: handlers are bundled by the local esbuild). Every cdk-nag
  * AwsSolutions finding that is not acknowledged on its resource fails the synth.
  */
-import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
-import { buildConcordApp } from '../lib/app';
+import { createConcordApp } from '../lib/app';
+import { ConfigurationError } from '../lib/config';
+import { MissingWebBuildError } from '../lib/edge';
 
-const app = new App();
-buildConcordApp(app);
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-app.synth();
+try {
+  createConcordApp().app.synth();
+} catch (error) {
+  if (error instanceof ConfigurationError || error instanceof MissingWebBuildError) {
+    // A mistake the user can fix: one line, no stack trace.
+    process.stderr.write(`error [${error.code}]: ${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}

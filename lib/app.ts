@@ -3,7 +3,8 @@
  * the tests check is exactly what `cdk deploy` deploys.
  */
 import { join, resolve } from 'node:path';
-import { type App, Tags } from 'aws-cdk-lib';
+import { App, type AppProps, Tags, Validations } from 'aws-cdk-lib';
+import { AwsSolutionsChecks } from 'cdk-nag';
 import { loadStageConfig, type StageConfig } from './config';
 import { REPO_ROOT } from './lambda-defaults';
 import { AppStack } from './stacks/app-stack';
@@ -45,4 +46,15 @@ export function buildConcordApp(app: App): ConcordStacks {
   Tags.of(app).add('project', 'concord');
   Tags.of(app).add('stage', config.stage);
   return { config, network, data, app: appStack };
+}
+
+/**
+ * The deployable app (bin/concord.ts): the stacks plus the cdk-nag AwsSolutions plugin, so an
+ * unacknowledged finding fails `cdk synth` and `cdk deploy`.
+ */
+export function createConcordApp(props: AppProps = {}): { app: App; stacks: ConcordStacks } {
+  const app = new App(props);
+  const stacks = buildConcordApp(app);
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  return { app, stacks };
 }
