@@ -147,6 +147,14 @@ export async function connect(options) {
     setTimeout(() => {
       for (const ref of refs) if (pending.has(ref)) sendBytes(pending.get(ref));
     }, retryDelayMs * (0.5 + Math.random())).unref();
+  // Every piece of a chunk set can fail on its own: resend everything once, not once per error.
+  let resendAllTimer = null;
+  const resendAll = () => {
+    resendAllTimer ??= setTimeout(() => {
+      resendAllTimer = null;
+      for (const bytes of pending.values()) sendBytes(bytes);
+    }, retryDelayMs * (0.5 + Math.random())).unref();
+  };
 
   doc.on('update', (update, origin) => {
     // Before the handshake our step 2 will carry this change; after it, send it as an update.
@@ -206,7 +214,8 @@ export async function connect(options) {
         options.onError?.(code, message);
         if (code === 'unavailable' || code === 'rate_limited' || code === 'chunk_incomplete' || code === 'chunk_inconsistent') {
           // Transient: resend (changes are idempotent). No ref: resend everything unacknowledged.
-          resend(ref ? [ref] : [...pending.keys()]);
+          if (ref) resend([ref]);
+          else resendAll();
         } else if (ref && pending.has(ref)) {
           pending.delete(ref);
           fail(new ConcordClientError(code, message));

@@ -29,9 +29,13 @@ export interface ClientSessionOptions {
    * Coalesce local changes made within this many milliseconds into one message (Y.mergeUpdates),
    * and presence changes into their latest state: a fast typist then sends a few messages a
    * second instead of two per keystroke, well under the per-connection rate limit (FM-1.8).
+   * While a batch is unacknowledged the next one keeps growing (up to `maxHoldMs`), so a slow
+   * server gets fewer, larger messages instead of a growing queue.
    * 0 (the default) sends every change at once.
    */
   readonly batchMs?: number;
+  /** Longest a batch waits for the previous one's acknowledgement (default 2000 ms). */
+  readonly maxHoldMs?: number;
   readonly events?: ClientSessionEvents;
 }
 
@@ -55,10 +59,15 @@ export class ClientSession {
   private readonly events: ClientSessionEvents;
   private readonly retryDelayMs: number;
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
+  private resendAllScheduled = false;
+  private resendAllFailures = 0;
   private readonly batchMs: number;
   /** Local updates waiting for the batch window to close (counted as pending). */
   private batch: Uint8Array[] = [];
   private batchTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly maxHoldMs: number;
+  /** How long the current batch has waited for an acknowledgement (counted in windows, no clock). */
+  private heldMs = 0;
   private awarenessTimer: ReturnType<typeof setTimeout> | null = null;
 
   constructor(doc: Y.Doc, awareness: awarenessProtocol.Awareness | null, options: ClientSessionOptions = {}) {
@@ -67,6 +76,7 @@ export class ClientSession {
     this.events = options.events ?? {};
     this.retryDelayMs = options.retryDelayMs ?? 1000;
     this.batchMs = Math.max(0, options.batchMs ?? 0);
+    this.maxHoldMs = Math.max(0, options.maxHoldMs ?? 2000);
     doc.on('update', this.onDocUpdate);
     awareness?.on('update', this.onAwarenessUpdate);
   }
@@ -111,6 +121,7 @@ export class ClientSession {
     this.pending.clear();
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.resendAllScheduled = false;
     if (this.awareness) {
       const others = [...this.awareness.getStates().keys()].filter((id) => id !== this.doc.clientID);
       awarenessProtocol.removeAwarenessStates(this.awareness, others, REMOTE);
@@ -158,9 +169,15 @@ export class ClientSession {
         if (this.awareness) awarenessProtocol.applyAwarenessUpdate(this.awareness, message.update, REMOTE);
         break;
       case 'ack':
+        this.resendAllFailures = 0;
         this.pending.delete(message.ref);
         this.events.ack?.(message.seq, message.ref);
         this.emitPending();
+        if (this.batchTimer && this.pending.size === 0) {
+          // A batch was waiting for this acknowledgement: send it now.
+          clearTimeout(this.batchTimer);
+          this.flushBatch();
+        }
         break;
       case 'error': {
         const update = message.ref ? this.pending.get(message.ref) : undefined;
@@ -169,7 +186,7 @@ export class ClientSession {
         } else if (!message.ref && RESEND_ALL_CODES.has(message.code)) {
           // The server could not tell which message failed (a chunk set, or a failure before the
           // message was decoded): resend everything unacknowledged; updates are idempotent.
-          this.resendLater([...this.pending.keys()]);
+          this.resendAllLater();
         } else if (update) {
           this.pending.delete(message.ref);
           this.emitPending();
@@ -211,9 +228,16 @@ export class ClientSession {
 
   private readonly flushBatch = () => {
     this.batchTimer = null;
+    if (this.batch.length === 0 || !this.transport) return;
+    if (this.pending.size > 0 && this.heldMs < this.maxHoldMs) {
+      // The previous batch is still unacknowledged: keep merging into this one.
+      this.heldMs += this.batchMs;
+      this.batchTimer = setTimeout(this.flushBatch, this.batchMs);
+      return;
+    }
+    this.heldMs = 0;
     const updates = this.batch;
     this.batch = [];
-    if (updates.length === 0 || !this.transport) return;
     this.sendUpdate({ type: 'sync-update', update: updates.length === 1 ? updates[0] : Y.mergeUpdates(updates) });
   };
 
@@ -222,6 +246,7 @@ export class ClientSession {
     if (this.batchTimer) clearTimeout(this.batchTimer);
     if (this.awarenessTimer) clearTimeout(this.awarenessTimer);
     this.batchTimer = this.awarenessTimer = null;
+    this.heldMs = 0;
     this.offlineChanges += this.batch.length;
     this.batch = [];
   }
@@ -256,6 +281,23 @@ export class ClientSession {
     this.pending.set(messageRef(bytes), bytes);
     this.emitPending();
     for (const frame of frames) this.transport?.(frame);
+  }
+
+  /**
+   * One resend of everything pending, however many ref-less errors arrive (every piece of a chunk
+   * set can fail on its own: resending per error would multiply the traffic), with exponential
+   * backoff while they keep coming and a reset on the next ack.
+   */
+  private resendAllLater(): void {
+    if (this.resendAllScheduled) return;
+    this.resendAllScheduled = true;
+    const backoff = 2 ** Math.min(this.resendAllFailures++, 5);
+    const timer = setTimeout(() => {
+      this.timers.delete(timer);
+      this.resendAllScheduled = false;
+      for (const bytes of this.pending.values()) if (this.transport) for (const f of encodeFrames(bytes)) this.transport(f);
+    }, this.retryDelayMs * backoff * (0.5 + Math.random()));
+    this.timers.add(timer);
   }
 
   /** Resends the given pending messages after a jittered delay (server time is never needed). */

@@ -79,6 +79,24 @@ describe('ClientSession recovery', () => {
     session.destroy();
   });
 
+  it('FM-1.8: many ref-less errors at once (every piece of a set refused) cause one resend, not one per error', async () => {
+    const sent: string[] = [];
+    const doc = new Y.Doc();
+    const session = new ClientSession(doc, null, { retryDelayMs: 1 });
+    session.connected((f) => sent.push(f));
+    await session.receive(encodeFrames({ type: 'sync-step1', stateVector: new Uint8Array([0]) })[0]);
+    await session.receive(encodeFrames({ type: 'ack', seq: 0, ref: messageRef(decodeFrame(sent[sent.length - 1]).bytes) })[0]);
+    doc.getText('t').insert(0, 'y'.repeat(40_000));
+    const perSet = sent.length - 2;
+    expect(perSet).toBe(2);
+    const before = sent.length;
+    for (let i = 0; i < 10; i++) await session.receive(encodeFrames(errorMessage('unavailable', 'x', ''))[0]);
+    await vi.waitFor(() => expect(sent.length).toBe(before + perSet));
+    await new Promise((r) => setTimeout(r, 30));
+    expect(sent.length).toBe(before + perSet);
+    session.destroy();
+  });
+
   it('a refused change with a permanent code (read_only) is not resent', async () => {
     const sent: string[] = [];
     const doc = new Y.Doc();
