@@ -6,7 +6,7 @@
  * version (FM-4.3, FM-4.6). Mutable responses are `no-store` (FM-4.5).
  */
 import { createHash, randomBytes } from 'node:crypto';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { decodeJwt } from 'jose';
 import { ERROR_CODES, type ErrorCode } from './core/errors';
 import type { DocumentMeta, Role } from './core/ports';
@@ -427,7 +427,7 @@ async function route(req: Request): Promise<Result> {
   throw noRoute();
 }
 
-export const handler = async (event: APIGatewayProxyEventV2): Promise<Result> => {
+export const handler = async (event: APIGatewayProxyEventV2, lambdaContext?: Context): Promise<Result> => {
   const req = toRequest(event);
   return instrumented('api', {}, async () => {
     try {
@@ -443,5 +443,5 @@ export const handler = async (event: APIGatewayProxyEventV2): Promise<Result> =>
       getMetrics().addMetric('ApiErrors', MetricUnit.Count, 1);
       return errorResult(new ApiError('unavailable'));
     }
-  });
+  }, lambdaContext);
 };

@@ -11,7 +11,7 @@
  *    (tokenExpiresAt in epoch ms), which `connect` and later routes receive as
  *    `requestContext.authorizer`.
  */
-import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent } from 'aws-lambda';
+import type { APIGatewayAuthorizerResult, APIGatewayRequestAuthorizerEvent, Context } from 'aws-lambda';
 import type { Role } from './core/ports';
 import { isRevoked, roleFor } from './access';
 import { COOKIES, TokenRejectedError, parseCookies } from './auth';
@@ -39,7 +39,7 @@ function policy(principalId: string, effect: 'Allow' | 'Deny', resource: string,
   };
 }
 
-export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<APIGatewayAuthorizerResult> => {
+export const handler = async (event: APIGatewayRequestAuthorizerEvent, lambdaContext?: Context): Promise<APIGatewayAuthorizerResult> => {
   const docId = event.queryStringParameters?.doc ?? '';
   return instrumented('authorizer', { docId, connectionId: event.requestContext?.connectionId }, async () => {
     const log = getLogger();
@@ -69,5 +69,5 @@ export const handler = async (event: APIGatewayRequestAuthorizerEvent): Promise<
     }
     const context: AuthorizerContext = { userId: verified.userId, role, docId, tokenExpiresAt: verified.expiresAt, jti: verified.jti };
     return policy(verified.userId, 'Allow', event.methodArn, { ...context });
-  });
+  }, lambdaContext);
 };

@@ -8,7 +8,7 @@
  *
  * Direct invocation: `{ "docIds": ["..."] }` compacts those documents (the local stack, drills).
  */
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { compact, type CompactionResult } from './core/document';
 import { sessionConfig } from './config';
 import { getLogger, getMetrics, instrumented, MetricUnit } from './observability';
@@ -28,9 +28,9 @@ export async function compactDocument(docId: string): Promise<CompactionResult> 
   return result;
 }
 
-export function handler(event: { readonly docIds: readonly string[] }): Promise<{ results: Record<string, CompactionResult> }>;
-export function handler(event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse>;
-export async function handler(event: CompactEvent): Promise<DynamoDBBatchResponse | { results: Record<string, CompactionResult> }> {
+export function handler(event: { readonly docIds: readonly string[] }, lambdaContext?: Context): Promise<{ results: Record<string, CompactionResult> }>;
+export function handler(event: DynamoDBStreamEvent, lambdaContext?: Context): Promise<DynamoDBBatchResponse>;
+export async function handler(event: CompactEvent, lambdaContext?: Context): Promise<DynamoDBBatchResponse | { results: Record<string, CompactionResult> }> {
   return instrumented('compact', {}, async () => {
     if ('docIds' in event) {
       const results: Record<string, CompactionResult> = {};
@@ -55,5 +55,5 @@ export async function handler(event: CompactEvent): Promise<DynamoDBBatchRespons
       }
     }
     return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
-  });
+  }, lambdaContext);
 }

@@ -3,12 +3,12 @@
  * expiry the authorizer established. The gateway cannot deliver frames during `$connect`, so the
  * client starts the sync handshake itself once the socket is open.
  */
-import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import { getLogger, getMetrics, instrumented, MetricUnit } from './observability';
 import { runtime } from './runtime';
 import { authorizerContext, type WebSocketEvent } from './ws-event';
 
-export const handler = async (event: WebSocketEvent): Promise<APIGatewayProxyResultV2> => {
+export const handler = async (event: WebSocketEvent, lambdaContext?: Context): Promise<APIGatewayProxyResultV2> => {
   const connectionId = event.requestContext.connectionId;
   const auth = authorizerContext(event);
   return instrumented('connect', { connectionId, docId: auth?.docId }, async () => {
@@ -30,5 +30,5 @@ export const handler = async (event: WebSocketEvent): Promise<APIGatewayProxyRes
     getLogger().info('Connected', { userId: auth.userId, role: auth.role });
     getMetrics().addMetric('Connections', MetricUnit.Count, 1);
     return { statusCode: 200 };
-  });
+  }, lambdaContext);
 };

@@ -9,7 +9,7 @@
  * (FM-1.5, FM-4.2). Powertools' BatchProcessor handles records one by one, which would post one
  * message per record; grouping per document is the point here, so the response is built directly.
  */
-import type { DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
+import type { DynamoDBBatchResponse, DynamoDBStreamEvent, Context } from 'aws-lambda';
 import { fanoutDocument } from './core/session';
 import { getLogger, getMetrics, instrumented, MetricUnit } from './observability';
 import { runtime } from './runtime';
@@ -18,7 +18,7 @@ import { groupRecords, triageRecord, type EntryRecord } from './stream-records';
 /** Documents delivered in parallel within one batch (each also posts with bounded concurrency). */
 const DOCUMENT_CONCURRENCY = 4;
 
-export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatchResponse> =>
+export const handler = async (event: DynamoDBStreamEvent, lambdaContext?: Context): Promise<DynamoDBBatchResponse> =>
   instrumented('fanout', {}, async () => {
     const log = getLogger();
     const metrics = getMetrics();
@@ -57,4 +57,4 @@ export const handler = async (event: DynamoDBStreamEvent): Promise<DynamoDBBatch
     };
     await Promise.all(Array.from({ length: Math.min(DOCUMENT_CONCURRENCY, groups.length) }, worker));
     return { batchItemFailures: failures.map((itemIdentifier) => ({ itemIdentifier })) };
-  });
+  }, lambdaContext);

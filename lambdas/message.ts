@@ -4,7 +4,7 @@
  * limit, viewer refusal, expired-token REAUTH). Replies go out through the @connections API.
  * Bad input never throws: the sender gets an ERROR and nothing is stored (invariant 5).
  */
-import type { APIGatewayProxyResultV2 } from 'aws-lambda';
+import type { APIGatewayProxyResultV2, Context } from 'aws-lambda';
 import type { Connection } from './core/ports';
 import { ERROR_CODES, type ErrorCode } from './core/errors';
 import { handleFrame } from './core/session';
@@ -43,7 +43,7 @@ async function refuseAndClose(connectionId: string, code: ErrorCode): Promise<vo
   await broadcaster.close(connectionId);
 }
 
-export const handler = async (event: WebSocketEvent): Promise<APIGatewayProxyResultV2> => {
+export const handler = async (event: WebSocketEvent, lambdaContext?: Context): Promise<APIGatewayProxyResultV2> => {
   const connectionId = event.requestContext.connectionId;
   return instrumented('message', { connectionId }, async () => {
     const log = getLogger();
@@ -104,5 +104,5 @@ export const handler = async (event: WebSocketEvent): Promise<APIGatewayProxyRes
       metrics.addMetric('FrameErrors', MetricUnit.Count, 1);
       return { statusCode: 500 };
     }
-  });
+  }, lambdaContext);
 };

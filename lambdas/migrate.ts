@@ -4,7 +4,7 @@
  * traffic (FM-3.4). Create and Update migrate; Delete does nothing (data outlives the stack's
  * resource). Idempotent: already-applied migrations are skipped, so a retried deploy is harmless.
  */
-import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import type { CloudFormationCustomResourceEvent, Context } from 'aws-lambda';
 import { migrate } from './adapters/postgres-snapshots';
 import { getLogger, instrumented } from './observability';
 import { runtime } from './runtime';
@@ -16,7 +16,7 @@ export interface OnEventResponse {
   readonly Data?: Record<string, string | number>;
 }
 
-export const handler = async (event: Pick<CloudFormationCustomResourceEvent, 'RequestType'> & Partial<CloudFormationCustomResourceEvent>): Promise<OnEventResponse> =>
+export const handler = async (event: Pick<CloudFormationCustomResourceEvent, 'RequestType'> & Partial<CloudFormationCustomResourceEvent>, lambdaContext?: Context): Promise<OnEventResponse> =>
   instrumented('migrate', {}, async () => {
     const physicalResourceId = ('PhysicalResourceId' in event && event.PhysicalResourceId) || PHYSICAL_RESOURCE_ID;
     if (event.RequestType === 'Delete') {
@@ -26,4 +26,4 @@ export const handler = async (event: Pick<CloudFormationCustomResourceEvent, 'Re
     const result = await migrate(runtime.pool());
     getLogger().info('Migrations applied', { applied: result.applied, current: result.current });
     return { PhysicalResourceId: physicalResourceId, Data: { SchemaVersion: result.current, Applied: result.applied.join(',') } };
-  });
+  }, lambdaContext);

@@ -9,6 +9,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { Logger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { Tracer } from '@aws-lambda-powertools/tracer';
+import type { Context } from 'aws-lambda';
 import { ENV } from '../contracts/env';
 
 export { MetricUnit };
@@ -67,8 +68,10 @@ export function invocationCounters(): InvocationCounters | undefined {
  * Runs one invocation with `keys` on every log line and flushes its metrics at the end, whatever
  * happens. Keys may be added during the invocation with `getLogger().appendKeys`.
  */
-export async function instrumented<T>(handlerName: string, keys: Record<string, string | undefined>, run: () => Promise<T>): Promise<T> {
+export async function instrumented<T>(handlerName: string, keys: Record<string, string | undefined>, run: () => Promise<T>, lambdaContext?: Context): Promise<T> {
   const logger = root().createChild();
+  // In Lambda: function name, version, request id and cold start on every line.
+  if (lambdaContext?.awsRequestId) logger.addContext(lambdaContext);
   logger.appendPersistentKeys({ handler: handlerName, ...Object.fromEntries(Object.entries(keys).filter(([, v]) => v !== undefined && v !== '')) });
   const invocation: Invocation = { logger, metrics: newMetrics(), counters: { posts: 0, gone: 0, postedBytes: 0 } };
   return current.run(invocation, async () => {

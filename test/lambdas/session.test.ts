@@ -381,6 +381,11 @@ describe('bad input never corrupts a document (invariant 5)', () => {
     expect(await runtime.opLog().readAll(docId)).toEqual([]);
   });
 
+  it('handlers take the Lambda context (request ids in the logs) as their second argument', async () => {
+    const context = { awsRequestId: 'req-1', functionName: 'concord-fanout', functionVersion: '$LATEST', invokedFunctionArn: 'arn:aws:lambda:us-east-1:123456789012:function:concord-fanout', memoryLimitInMB: '512', getRemainingTimeInMillis: () => 10_000 };
+    expect(await fanout(h.streamEvent([]), context as never)).toEqual({ batchItemFailures: [] });
+  });
+
   it('a frame from an unknown connection is refused and closed', async () => {
     await h.send('never-connected', frame({ type: 'sync-update', update }));
     expect(decoded(h.endpoint.take('never-connected')).map((m) => m.type === 'error' && m.code)).toEqual(['unauthorized']);
