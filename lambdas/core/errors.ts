@@ -17,7 +17,10 @@ export const ERROR_CODES = {
   bad_chunk: 'A chunk is malformed (index, count or size out of range).',
   /** Pieces of one chunk set disagree (count, total size, or different bytes for one index). */
   chunk_inconsistent: 'The pieces of a chunked message disagree with each other; resend it.',
-  /** A chunk set was not completed in time, or reassembled to the wrong size. */
+  /**
+   * A chunk set reassembled to the wrong size (a stored piece was lost or altered). Sets that are
+   * simply abandoned expire silently (store TTL); the sender resends after its socket closes.
+   */
   chunk_incomplete: 'A chunked message was incomplete; resend it.',
   /** A frame above 32 KB (close 1009 at the gateway). */
   frame_too_large: 'A frame is larger than 32 KB; split the message into chunks.',
