@@ -285,6 +285,28 @@ describe('ConcordProvider batching (FM-1.8)', () => {
     expect(socket.sentSizes.length - framesBefore).toBeLessThanOrEqual(4);
     expect(await gateway.storedText()).toBe(typed);
   });
+
+  it('FM-1.8: while the server has not acknowledged a batch, later changes merge into the next one instead of queueing', async () => {
+    const gateway = new FakeGateway();
+    const a = client(gateway, alice, { batchMs: 20 });
+    await waitFor(() => expect(a.provider.getSnapshot().saved).toBe(true));
+    const socket = gateway.sockets[0];
+    gateway.holdAcksFor(socket);
+    appendParagraph(a.doc, 'first.');
+    await waitFor(async () => expect(await gateway.storedText()).toBe('first.'));
+    const framesAfterFirst = socket.sentSizes.length;
+    // Three more bursts, each well past the batch window, while the first is unacknowledged.
+    for (const word of [' second.', ' third.', ' fourth.']) {
+      appendParagraph(a.doc, word);
+      await new Promise((r) => setTimeout(r, 60));
+    }
+    expect(socket.sentSizes.length).toBe(framesAfterFirst);
+    expect(a.provider.getSnapshot()).toMatchObject({ saved: false, pending: 4 });
+    gateway.releaseAcksFor(socket);
+    await waitFor(async () => expect(await gateway.storedText()).toBe('first. second. third. fourth.'));
+    await waitFor(() => expect(a.provider.getSnapshot()).toMatchObject({ saved: true, pending: 0 }));
+    expect(socket.sentSizes.length).toBe(framesAfterFirst + 1);
+  });
 });
 
 describe('ConcordProvider large updates (FM-6.3)', () => {

@@ -136,8 +136,8 @@ export default function EditorPage({ docId, me }: Props) {
         <div className="doc-bar-right">
           {opened && <StatusIndicator provider={opened.provider} />}
           {opened && <PresenceList awareness={opened.awareness} />}
-          <button type="button" className="btn primary" onClick={() => setSharing(true)} disabled={meta.offline}>
-            Share
+          <button type="button" className={doc.role === 'owner' ? 'btn primary' : 'btn'} onClick={() => setSharing(true)} disabled={meta.offline} title={meta.offline ? 'Sharing needs a connection' : undefined}>
+            {doc.role === 'owner' ? 'Share' : 'Members'}
           </button>
         </div>
       </div>
