@@ -7,7 +7,7 @@
  * - each text message → `$default`, invoked concurrently like API Gateway (no per-connection order);
  * - close (either side, or a drop) → `$disconnect`;
  * - limits: binary frame → 1003, frame > 32 KB or message > 128 KB → 1009, idle timeout and
- *   maximum connection age → 1001;
+ *   maximum connection age → 1001 (messages either way count as activity);
  * - the `@connections` management API (POST/GET/DELETE), answering like API Gateway (410
  *   GoneException, 413 PayloadTooLargeException) so `@aws-sdk/client-apigatewaymanagementapi` works.
  */
@@ -25,7 +25,7 @@ export interface GatewayLimits {
   readonly frameBytes: number;
   /** Largest message, bytes (API Gateway: 128 KB). */
   readonly messageBytes: number;
-  /** Close after this long without a client message (API Gateway: 10 min). */
+  /** Close after this long without a message in either direction (API Gateway: 10 min). */
   readonly idleTimeoutMs: number;
   /** Close this long after connecting (API Gateway: 2 h). */
   readonly maxConnectionAgeMs: number;
@@ -377,6 +377,9 @@ export class WebSocketGateway {
       case 'POST': {
         if (body.length > this.limits.messageBytes) return reply(413, { message: 'Message too long' }, 'PayloadTooLargeException');
         this.stats.posts++;
+        // Traffic in either direction counts as activity for the idle timeout.
+        connection.lastActiveAt = Date.now();
+        connection.idleTimer?.refresh();
         await new Promise<void>((resolve, reject) => ws.send(body, { binary: !isUtf8(body) }, (e) => (e ? reject(e) : resolve()))).catch(() => undefined);
         return reply(200);
       }

@@ -221,6 +221,21 @@ describe('WebSocket gateway emulator: API Gateway limits', () => {
     await waitFor(() => h.events.find((e) => e.route === 'disconnect'), '$disconnect after idle close');
   });
 
+  it('counts server posts through @connections as activity for the idle timeout', async () => {
+    const h = await startHarness({ idleTimeoutMs: 1500 });
+    const ws = await open(`${h.url}?token=ok`);
+    const connectionId = h.events.find((e) => e.route === 'connect')!.event.requestContext.connectionId as string;
+    let closedEarly = false;
+    const done = closed(ws);
+    void done.then(() => (closedEarly = true));
+    for (let i = 0; i < 7; i++) {
+      await h.sdk.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: 'a2VlcA==' }));
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(closedEarly).toBe(false);
+    expect((await done).code).toBe(1001);
+  });
+
   it('closes a connection (1001) at its maximum age even while it is active', async () => {
     const h = await startHarness({ maxConnectionAgeMs: 1200 });
     const ws = await open(`${h.url}?token=ok`);
