@@ -65,7 +65,8 @@ let bob: User;
 let docId: string;
 
 beforeAll(async () => {
-  [stack, browser] = await Promise.all([startLocalStack(), launchChromium()]);
+  // Compact often, so that documents in these tests have snapshots to load over HTTPS.
+  [stack, browser] = await Promise.all([startLocalStack({ env: { CONCORD_COMPACT_AFTER_ENTRIES: '10' } }), launchChromium()]);
 }, 120_000);
 
 afterAll(async () => {
@@ -173,13 +174,18 @@ describe('Concord in a real browser', () => {
       .poll(
         () =>
           page.evaluate(async () => {
-            if (!navigator.serviceWorker.controller) await navigator.serviceWorker.ready;
+            const registration = await navigator.serviceWorker.getRegistration('/');
             const keys = (await (await caches.open('concord-shell-v1')).keys()).map((r) => new URL(r.url).pathname);
-            return keys.includes('/') && keys.some((k) => k.includes('EditorPage'));
+            return {
+              worker: registration?.active?.state ?? registration?.installing?.state ?? registration?.waiting?.state ?? 'none',
+              controlled: navigator.serviceWorker.controller !== null,
+              shell: keys.includes('/'),
+              editorChunk: keys.some((k) => k.includes('EditorPage')),
+            };
           }),
-        { timeout: 20_000 },
+        { timeout: 30_000 },
       )
-      .toBe(true);
+      .toEqual({ worker: 'activated', controlled: true, shell: true, editorChunk: true });
 
     const before = await editorText(page);
     await bob.context.setOffline(true);
@@ -203,7 +209,7 @@ describe('Concord in a real browser', () => {
     await bob.context.setOffline(false);
     await waitForStatus(page, 'Saved', 30_000);
     await expect.poll(() => editorText(alice.page), { timeout: 20_000 }).toBe(`${before}\n${offlineLine}`);
-  });
+  }, 120_000);
 
   it('FM-6.3: a 1 MB paste arrives intact at the other user', async () => {
     // ~1 MB of varied text in 1,024 paragraphs of 1 KB (a realistic long paste).
@@ -222,9 +228,13 @@ describe('Concord in a real browser', () => {
     await expect.poll(() => editorText(bob.page), { timeout: 60_000, interval: 500 }).toBe(expected);
   }, 120_000);
 
-  it('FM-5.2: a viewer cannot type, and the editor says why', async () => {
+  it('FM-5.2, FM-6.3: a viewer cannot type, and the editor says why; a large document first loads its snapshot over HTTPS', async () => {
     const carol = await user('carol');
     await share(alice, 'carol', 'viewer');
+    const snapshotResponses: { url: string; status: number; cacheControl: string }[] = [];
+    carol.page.on('response', (r) => {
+      if (r.url().includes('/snapshots/')) snapshotResponses.push({ url: new URL(r.url()).pathname, status: r.status(), cacheControl: r.headers()['cache-control'] ?? '' });
+    });
     await carol.page.goto(`/d/${docId}`);
     const editor = carol.page.getByTestId('editor');
     await editor.waitFor();
@@ -234,6 +244,11 @@ describe('Concord in a real browser', () => {
     expect(await editor.getAttribute('contenteditable')).toBe('false');
     expect(await editor.getAttribute('aria-readonly')).toBe('true');
     expect(await carol.page.getByRole('toolbar', { name: 'Formatting' }).count()).toBe(0);
+    // Carol has no local copy: the 1 MB document came as a versioned, immutable snapshot first.
+    expect(snapshotResponses[0]).toMatchObject({ url: `/api/docs/${docId}/snapshots/latest`, status: 200 });
+    expect(snapshotResponses[1]?.url).toMatch(new RegExp(`^/api/docs/${docId}/snapshots/\\d+$`));
+    expect(snapshotResponses[1]).toMatchObject({ status: 200 });
+    expect(snapshotResponses[1].cacheControl).toContain('immutable');
 
     const before = await editorText(carol.page);
     await editor.click();

@@ -4,12 +4,14 @@
  */
 export function registerOfflineShell(): void {
   if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
-  window.addEventListener('load', () => {
+  const register = () =>
     navigator.serviceWorker
       .register('/sw.js', { scope: '/' })
       .then(() => cacheLoadedAssets())
-      .catch(() => undefined);
-  });
+      .catch((e: unknown) => console.warn('Concord: the offline shell is unavailable:', e));
+  // After the page's own loading, so the worker's first fetches never compete with it.
+  if (document.readyState === 'complete') void register();
+  else window.addEventListener('load', () => void register(), { once: true });
 }
 
 /** Asks the worker to keep every hashed asset loaded so far (call again after lazy chunks load). */

@@ -17,11 +17,12 @@ export interface RunningStack {
 
 const root = resolve(import.meta.dirname, '../../..');
 
-export async function startLocalStack(timeoutMs = 90_000): Promise<RunningStack> {
+export async function startLocalStack(options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunningStack> {
+  const timeoutMs = options.timeoutMs ?? 90_000;
   const dataDir = mkdtempSync(join(tmpdir(), 'concord-e2e-'));
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--port', '0', '--data-dir', dataDir], {
     cwd: root,
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN' },
+    env: { ...process.env, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
