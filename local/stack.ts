@@ -340,8 +340,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       });
     });
     const managementPort = await listen(management, 0, '127.0.0.1');
-    cleanups.push(() => new Promise<void>((r) => management.close(() => r())));
-    management.closeAllConnections && cleanups.push(() => management.closeAllConnections());
+    cleanups.push(
+      () =>
+        new Promise<void>((r) => {
+          management.close(() => r());
+          management.closeAllConnections();
+        }),
+    );
     const connectionsEndpoint = `http://127.0.0.1:${managementPort}/ws`;
 
     // The handlers read these lazily on their first invocation. Nothing may reach AWS: every

@@ -17,6 +17,9 @@ export interface HttpApiOptions {
   readonly log?: (entry: Record<string, unknown>) => void;
 }
 
+export const API_PREFIX = '/api/';
+const ROUTE_KEY = 'ANY /api/{proxy+}';
+
 const TEXT_TYPES = /^(text\/|application\/(json|x-www-form-urlencoded|xml|javascript)|[^;]*\+json|[^;]*\+xml)/i;
 
 export async function buildHttpApiEvent(req: IncomingMessage, body: Buffer, domainName: string): Promise<APIGatewayProxyEventV2> {
@@ -39,14 +42,23 @@ export async function buildHttpApiEvent(req: IncomingMessage, body: Buffer, doma
   const contentType = headers['content-type'] ?? '';
   const isText = body.length === 0 || TEXT_TYPES.test(contentType);
   const rawPath = url.pathname;
+  // The CDK app's single route (lib/http-api.ts): `ANY /api/{proxy+}`, path parameter decoded.
+  const proxy = rawPath.startsWith(API_PREFIX) ? rawPath.slice(API_PREFIX.length) : '';
+  let proxyParam = proxy;
+  try {
+    proxyParam = decodeURIComponent(proxy);
+  } catch {
+    /* keep it encoded, as API Gateway does for malformed escapes */
+  }
   return {
     version: '2.0',
-    routeKey: '$default',
+    routeKey: ROUTE_KEY,
     rawPath,
     rawQueryString,
     ...(cookies.length ? { cookies } : {}),
     headers,
     ...(Object.keys(query).length ? { queryStringParameters: query } : {}),
+    pathParameters: { proxy: proxyParam },
     requestContext: {
       accountId: '000000000000',
       apiId: 'local',
@@ -60,7 +72,7 @@ export async function buildHttpApiEvent(req: IncomingMessage, body: Buffer, doma
         userAgent: headers['user-agent'] ?? '',
       },
       requestId: randomUUID(),
-      routeKey: '$default',
+      routeKey: ROUTE_KEY,
       stage: '$default',
       time: new Date(now).toUTCString(),
       timeEpoch: now,
@@ -101,6 +113,13 @@ export function createHttpApi(options: HttpApiOptions) {
         return;
       }
       chunks.push(chunk as Buffer);
+    }
+    const path = (req.url ?? '/').split('?')[0];
+    if (!path.startsWith(API_PREFIX) || path.length === API_PREFIX.length) {
+      // No route matches: API Gateway answers itself, without invoking the function.
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(JSON.stringify({ message: 'Not Found' }));
+      return;
     }
     const event = await buildHttpApiEvent(req, Buffer.concat(chunks), options.domainName);
     let result: unknown;

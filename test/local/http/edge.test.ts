@@ -102,6 +102,8 @@ describe('HTTP API payload format 2.0', () => {
     });
     const e = lastEvent!;
     expect(e.version).toBe('2.0');
+    expect(e.routeKey).toBe('ANY /api/{proxy+}');
+    expect(e.pathParameters).toEqual({ proxy: 'docs/abc' });
     expect(e.rawPath).toBe('/api/docs/abc');
     expect(e.rawQueryString).toBe('x=1&x=2&y=%20z');
     expect(e.queryStringParameters).toEqual({ x: '1,2', y: ' z' });
@@ -127,6 +129,13 @@ describe('HTTP API payload format 2.0', () => {
     expect(res.headers.getSetCookie()).toEqual(['a=1; Path=/', 'b=2; Path=/api/auth']);
     expect(res.headers.get('cache-control')).toBe('no-store');
     expect(Buffer.from(await res.arrayBuffer())).toEqual(Buffer.from([9, 8, 7]));
+  });
+
+  it('answers 404 itself for a path no route matches (/api/ with nothing after it)', async () => {
+    lastEvent = null;
+    const res = await fetch(`${base}/api/`);
+    expect(res.status).toBe(404);
+    expect(lastEvent).toBeNull();
   });
 
   it('infers a 200 JSON response from a result without statusCode, as API Gateway does', async () => {
