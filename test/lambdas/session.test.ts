@@ -198,6 +198,16 @@ describe('WebSocket session through the handlers', () => {
     // A viewer may send presence too, and a newcomer's query gets the stored presence.
     await h.send(b, frame({ type: 'query-awareness' }));
     expect(decoded(h.endpoint.take(b))).toEqual([{ type: 'awareness', update }]);
+    // When alice leaves, bob's copy of her cursor is removed at once.
+    const bobView = new awarenessProtocol.Awareness(new Y.Doc());
+    awarenessProtocol.applyAwarenessUpdate(bobView, update, 'server');
+    expect(bobView.getStates().has(doc.clientID)).toBe(true);
+    await h.close(a);
+    const [removal] = decoded(h.endpoint.take(b));
+    expect(removal.type).toBe('awareness');
+    awarenessProtocol.applyAwarenessUpdate(bobView, (removal as { update: Uint8Array }).update, 'server');
+    expect(bobView.getStates().has(doc.clientID)).toBe(false);
+    bobView.destroy();
   });
 
   it('FM-6.3: a 500 KB change travels in chunks under 32 KB, is stored in op-log parts, and fans out in chunks', async () => {
