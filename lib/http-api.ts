@@ -69,7 +69,8 @@ export class HttpApi extends Construct {
       environment: { ...env.tables, ...env.database, ...env.cache, ...env.auth, ...env.session },
     });
     tables.documents.grant(this.handler.fn, 'readWrite');
-    tables.opLog.grant(this.handler.fn, 'read');
+    // Sharing changes follow live sockets at once: their role is updated, or they are dropped.
+    tables.connections.grant(this.handler.fn, 'readWrite');
     props.grantDatabase(this.handler);
     props.grantCache(this.handler);
 

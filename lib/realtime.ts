@@ -7,6 +7,9 @@
  *   `route.request.querystring.doc` (the document the socket is for; the role is per document).
  *   API Gateway answers 401 itself when either is missing.
  * - `$default` (message) and `$disconnect`. Authorizers are only possible on `$connect`.
+ * - In the VPC (private subnets with NAT, for Aurora/ElastiCache and the public @connections
+ *   API): authorizer, message, disconnect (presence lives in the cache), compact. Outside it:
+ *   connect and fan-out, which need only DynamoDB and @connections.
  * - The stage throttles (FM-1.8) and writes JSON access logs.
  * - Fan-out: outside the VPC (it needs only DynamoDB and the public @connections API) on the
  *   op-log stream, with bisect-on-error, bounded retries and record age, partial batch
@@ -139,13 +142,16 @@ export class Realtime extends Construct {
     });
     tables.connections.grant(this.connect.fn, 'write');
 
+    // In the VPC: it reads the departing cursor's presence from the cache to tell the others.
     this.disconnect = factory.create(this, 'Disconnect', 'disconnect', {
-      description: 'Concord $disconnect: removes the connection and its chunk sets',
+      description: 'Concord $disconnect: removes the connection, its chunk sets and its cursor',
       timeout: Duration.seconds(10),
       memorySize: 256,
-      environment: { ...env.tables },
+      placement,
+      environment: { ...env.tables, ...env.cache, ...connectionsEnv },
     });
     tables.connections.grant(this.disconnect.fn, 'readWrite');
+    props.grantCache(this.disconnect);
 
     this.message = factory.create(this, 'Message', 'message', {
       description: 'Concord $default: validates, persists and acknowledges updates; answers sync; relays awareness',
@@ -249,9 +255,10 @@ export class Realtime extends Construct {
       }),
     );
 
-    // postToConnection (fan-out, sync replies, awareness); DELETE only for message (close after
-    // REAUTH or for an unknown connection).
+    // postToConnection (fan-out, sync replies, awareness, departed cursors); DELETE only for
+    // message (close after REAUTH or for an unknown connection).
     this.grantManageConnections(this.fanout, ['POST']);
+    this.grantManageConnections(this.disconnect, ['POST']);
     this.grantManageConnections(this.message, ['POST', 'DELETE']);
   }
 

@@ -59,7 +59,7 @@ describe('ElastiCache (lib/cache.ts)', () => {
   });
 
   it('gives the cache URL (rediss://) and the secret ARN to the handlers that use it, and read access to that secret only', () => {
-    for (const handler of ['authorizer', 'message', 'api']) {
+    for (const handler of ['authorizer', 'message', 'disconnect', 'api']) {
       const fn = functionByService(dev.appStack, handler);
       const vars = fn.props.Environment.Variables;
       expect(JSON.stringify(vars.REDIS_URL)).toContain('rediss://');
@@ -70,7 +70,7 @@ describe('ElastiCache (lib/cache.ts)', () => {
       expect(secretStatements[0].Resource).toEqual(vars.CONCORD_REDIS_AUTH_SECRET_ARN);
     }
     // Out-of-VPC handlers could not reach the cache: they get no URL (the in-process fallback).
-    for (const handler of ['connect', 'disconnect', 'fanout', 'compact', 'migrate']) {
+    for (const handler of ['connect', 'fanout', 'compact', 'migrate']) {
       expect(functionByService(dev.appStack, handler).props.Environment.Variables.REDIS_URL, handler).toBeUndefined();
     }
   });

@@ -160,9 +160,9 @@ describe('realtime (lib/realtime.ts)', () => {
     expect(cases.filter(([, r]) => matches(pattern, { eventName: r.eventName, dynamodb: r.dynamodb })).map(([n]) => n)).toEqual(['entry insert', 'split entry insert']);
   });
 
-  it('keeps fan-out, connect and disconnect outside the VPC, and puts the handlers that need Aurora or ElastiCache in private subnets with NAT', () => {
-    for (const handler of ['fanout', 'connect', 'disconnect']) expect(functionByService(dev.appStack, handler).props.VpcConfig, handler).toBeUndefined();
-    for (const handler of ['message', 'authorizer', 'compact', 'api', 'migrate']) {
+  it('keeps fan-out and connect outside the VPC, and puts the handlers that need Aurora or ElastiCache in private subnets with NAT', () => {
+    for (const handler of ['fanout', 'connect']) expect(functionByService(dev.appStack, handler).props.VpcConfig, handler).toBeUndefined();
+    for (const handler of ['message', 'authorizer', 'disconnect', 'compact', 'api', 'migrate']) {
       const vpc = functionByService(dev.appStack, handler).props.VpcConfig;
       expect(vpc, handler).toBeDefined();
       expect(JSON.stringify(vpc.SubnetIds)).toMatch(/NetworkVpchandlersSubnet1.*NetworkVpchandlersSubnet2/);
@@ -187,6 +187,7 @@ describe('realtime (lib/realtime.ts)', () => {
       expect(actions.filter((a) => a.endsWith('*') || a === 'dynamodb:Scan'), handler).toEqual([]);
     }
     expect(statementsOfRole(dev.appStack, roleOf(dev, 'message')).filter((s) => s.Action === 'execute-api:ManageConnections').flatMap((s) => s.Resource)).toHaveLength(2);
+    expect(statementsOfRole(dev.appStack, roleOf(dev, 'disconnect')).filter((s) => s.Action === 'execute-api:ManageConnections').flatMap((s) => s.Resource)).toHaveLength(1);
     expect(actionsOfRole(dev.appStack, roleOf(dev, 'connect'))).not.toContain('execute-api:ManageConnections');
   });
 });
