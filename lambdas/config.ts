@@ -75,6 +75,23 @@ export function tablesConfig(env: Env = process.env): TablesConfig {
   };
 }
 
+export type TableKind = 'opLog' | 'connections' | 'documents';
+
+const TABLE_VARS: Record<TableKind, string> = {
+  opLog: ENV.OP_LOG_TABLE,
+  connections: ENV.CONNECTIONS_TABLE,
+  documents: ENV.DOCUMENTS_TABLE,
+};
+
+/** One table's name: a handler needs only the variables of the tables it uses. */
+export function tableName(kind: TableKind, env: Env = process.env): string {
+  return required(env, TABLE_VARS[kind]);
+}
+
+export function dynamoEndpoint(env: Env = process.env): string | undefined {
+  return url(env, ENV.DYNAMODB_ENDPOINT, optional(env, ENV.DYNAMODB_ENDPOINT));
+}
+
 export function connectionsEndpoint(env: Env = process.env): string {
   return url(env, ENV.CONNECTIONS_ENDPOINT, required(env, ENV.CONNECTIONS_ENDPOINT))!;
 }

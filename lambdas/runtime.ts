@@ -11,7 +11,7 @@ import type { Cache, Clock } from './core/ports';
 import { systemClock } from './core/ports';
 import type { SessionDeps } from './core/session';
 import { createTokenVerifier, type TokenVerifier } from './auth';
-import { authConfig, awsConfig, cacheConfig, connectionsEndpoint, databaseConfig, sessionConfig, tablesConfig } from './config';
+import { authConfig, awsConfig, cacheConfig, connectionsEndpoint, databaseConfig, dynamoEndpoint, sessionConfig, tableName } from './config';
 import { ApiGatewayBroadcaster } from './adapters/apigateway-broadcaster';
 import { createDocumentClient } from './adapters/dynamodb-client';
 import { DynamoChunkStore, DynamoConnections } from './adapters/dynamodb-connections';
@@ -51,8 +51,8 @@ function sdkBase() {
 
 function dynamo() {
   if (!built.dynamo) {
-    const tables = tablesConfig();
-    const made = createDocumentClient({ ...sdkBase(), ...(tables.dynamoEndpoint ? { endpoint: tables.dynamoEndpoint } : {}) });
+    const endpoint = dynamoEndpoint();
+    const made = createDocumentClient({ ...sdkBase(), ...(endpoint ? { endpoint } : {}) });
     getTracer().captureAWSv3Client(made.client);
     built.dynamo = made;
   }
@@ -63,22 +63,22 @@ export const runtime = {
   clock: (): Clock => clock,
 
   opLog(): DynamoOpLog {
-    built.opLog ??= new DynamoOpLog(dynamo(), tablesConfig().opLogTable, { clock });
+    built.opLog ??= new DynamoOpLog(dynamo(), tableName('opLog'), { clock });
     return built.opLog;
   },
 
   connections(): DynamoConnections {
-    built.connections ??= new DynamoConnections(dynamo(), tablesConfig().connectionsTable);
+    built.connections ??= new DynamoConnections(dynamo(), tableName('connections'));
     return built.connections;
   },
 
   chunks(): DynamoChunkStore {
-    built.chunks ??= new DynamoChunkStore(dynamo(), tablesConfig().connectionsTable, clock);
+    built.chunks ??= new DynamoChunkStore(dynamo(), tableName('connections'), clock);
     return built.chunks;
   },
 
   documents(): DynamoDocuments {
-    built.documents ??= new DynamoDocuments(dynamo(), tablesConfig().documentsTable);
+    built.documents ??= new DynamoDocuments(dynamo(), tableName('documents'));
     return built.documents;
   },
 
