@@ -24,8 +24,20 @@ export interface EditorStats {
   readonly errors: Readonly<Record<string, number>>;
 }
 
+/** Where markers go in the document and how they are read back (default: the drill array). */
+export interface MarkerCodec {
+  write(doc: Y.Doc, marker: string): void;
+  read(doc: Y.Doc): string[];
+}
+
+export const arrayMarkers: MarkerCodec = {
+  write: (doc, marker) => doc.getArray<string>(DRILL_ARRAY).push([marker]),
+  read: (doc) => doc.getArray<string>(DRILL_ARRAY).toArray(),
+};
+
 export interface SyntheticEditorOptions {
   readonly connect: SocketFactory;
+  readonly markers?: MarkerCodec;
   /** Marker prefix, unique per drill run. */
   readonly runId: string;
   readonly editIntervalMs?: number;
@@ -42,7 +54,7 @@ export class SyntheticEditor {
   readonly session: ClientSession;
   private socket: WebSocket | null = null;
   private stopped = false;
-  private editTimer: ReturnType<typeof setInterval> | null = null;
+  private editTimer: ReturnType<typeof setTimeout> | null = null;
   private nextMarker = 0;
   /** Marker -> creation time, until acknowledged. */
   private readonly unacked = new Map<string, number>();
@@ -96,20 +108,39 @@ export class SyntheticEditor {
     });
     this.open();
     await synced;
-    this.editTimer = setInterval(() => this.edit(), this.options.editIntervalMs ?? 250);
+    this.resumeEditing();
+  }
+
+  /** (Re)starts the periodic edits, jittered so many editors do not tick in lockstep. */
+  resumeEditing(): void {
+    if (this.stopped || this.editTimer !== null) return;
+    const interval = this.options.editIntervalMs ?? 250;
+    const tick = () => {
+      this.editTimer = setTimeout(() => {
+        if (this.stopped || this.editTimer === null) return;
+        this.edit();
+        tick();
+      }, interval * (0.5 + Math.random()));
+    };
+    tick();
+  }
+
+  /** Whether the socket is open and the handshake done. */
+  get connected(): boolean {
+    return this.socket !== null && this.session.isSynced;
   }
 
   /** One marker appended to the drill array (a local edit, sent when connected). */
   edit(): string {
     const marker = `${this.options.runId}:${this.nextMarker++}`;
     this.unacked.set(marker, this.now());
-    this.doc.getArray<string>(DRILL_ARRAY).push([marker]);
+    (this.options.markers ?? arrayMarkers).write(this.doc, marker);
     return marker;
   }
 
   /** Stops editing and waits until every edit is acknowledged (or the timeout passes). */
   async stopEditing(timeoutMs: number): Promise<boolean> {
-    if (this.editTimer) clearInterval(this.editTimer);
+    if (this.editTimer) clearTimeout(this.editTimer);
     this.editTimer = null;
     const deadline = this.now() + timeoutMs;
     while (this.now() < deadline) {
@@ -124,7 +155,8 @@ export class SyntheticEditor {
 
   close(): void {
     this.stopped = true;
-    if (this.editTimer) clearInterval(this.editTimer);
+    if (this.editTimer) clearTimeout(this.editTimer);
+    this.editTimer = null;
     this.socket?.close();
     this.session.destroy();
   }
@@ -173,7 +205,12 @@ export class SyntheticEditor {
 }
 
 /** Reads the stored document with a fresh client and compares it with the acknowledged markers. */
-export async function verifyDocument(connect: SocketFactory, acknowledged: ReadonlySet<string>, timeoutMs = 30_000): Promise<{ stored: number; lost: string[] }> {
+export async function verifyDocument(
+  connect: SocketFactory,
+  acknowledged: ReadonlySet<string>,
+  timeoutMs = 30_000,
+  markers: MarkerCodec = arrayMarkers,
+): Promise<{ stored: number; lost: string[]; state: Uint8Array; doc: Y.Doc }> {
   const doc = new Y.Doc();
   const session = new ClientSession(doc, null);
   const socket = connect();
@@ -194,8 +231,8 @@ export async function verifyDocument(connect: SocketFactory, acknowledged: Reado
         reject(e);
       });
     });
-    const stored = new Set(doc.getArray<string>(DRILL_ARRAY).toArray());
-    return { stored: stored.size, lost: [...acknowledged].filter((m) => !stored.has(m)) };
+    const stored = new Set(markers.read(doc));
+    return { stored: stored.size, lost: [...acknowledged].filter((m) => !stored.has(m)), state: Y.encodeStateAsUpdate(doc), doc };
   } finally {
     session.destroy();
     socket.close();
