@@ -19,6 +19,7 @@ import { createRequire } from 'node:module';
 import { join, resolve } from 'node:path';
 import { ENV, type HandlerName } from '../contracts/env';
 import { STREAM_CONSUMERS } from '../contracts/streams';
+import { AUTHORIZER_IDENTITY_SOURCES, WEBSOCKET_STAGE } from '../contracts/websocket';
 import { OP_LOG_TABLE, TABLES } from '../contracts/tables';
 import { createOAuthServer } from './auth/oauth-server';
 import { createTokenIssuer } from './auth/token-issuer';
@@ -92,8 +93,8 @@ export interface LocalStack {
   readonly ttlSweeper: TtlSweeper;
   readonly dlqFile: string;
   readonly webStatus: WebStatus;
-  /** Waits until every stream record so far has been delivered (or sent to the DLQ). */
-  drainStreams(): Promise<void>;
+  /** Waits until every stream record so far has been delivered (or sent to the DLQ); `flush` skips batching windows. */
+  drainStreams(flush?: boolean): Promise<void>;
   /** Clean shutdown: closes sockets ($disconnect runs), flushes the stream, stops every server. */
   stop(): Promise<void>;
 }
@@ -388,7 +389,8 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     gateway = new WebSocketGateway({
       invoke: (r, event) => runtime.invoke(gatewayRoutes[r], event),
       domainName,
-      stage: 'ws',
+      stage: WEBSOCKET_STAGE,
+      identitySources: AUTHORIZER_IDENTITY_SOURCES,
       limits: options.gatewayLimits,
       log,
     });
@@ -409,9 +411,9 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           log,
         }),
     );
-    const drainStreams = async () => {
+    const drainStreams = async (flush = false) => {
       // Draining one consumer can race a record appended by another's handler: loop until all idle.
-      while (!consumers.every((c) => c.isIdle())) await Promise.all(consumers.map((c) => c.drain()));
+      while (!consumers.every((c) => c.isIdle())) await Promise.all(consumers.map((c) => c.drain({ flush })));
     };
     cleanups.push(() => {
       for (const c of consumers) c.stop();
@@ -477,7 +479,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             return reply(200, { dropped: ids.filter((id) => gw.drop(id)) });
           }
           case '/streams/drain':
-            await drainStreams();
+            await drainStreams(body.flush === true);
             return reply(200, { drained: true });
           default:
             return reply(404, { error: { code: 'not_found', message: `No admin endpoint ${path}; see docs/local.md.` } });
@@ -540,7 +542,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           ready = false;
           // Sockets close first ($disconnect runs), then the stream drains, then clients and servers stop.
           await gw.close();
-          await Promise.race([drainStreams(), new Promise((r) => setTimeout(r, 10_000))]);
+          await Promise.race([drainStreams(true), new Promise((r) => setTimeout(r, 10_000))]);
           for (const c of consumers) c.stop();
           const { resetRuntime } = await import('../lambdas/runtime');
           await resetRuntime().catch(() => undefined);

@@ -182,14 +182,18 @@ export class StreamConsumer {
   private readonly unsubscribe: () => void;
   private stopped = false;
   private readonly idleWaiters = new Set<() => void>();
-  private readonly sleepers = new Set<{ timer: ReturnType<typeof setTimeout>; resolve: () => void }>();
+  private readonly sleepers = new Set<{ timer: ReturnType<typeof setTimeout>; resolve: () => void; window: boolean }>();
+  private readonly filters: readonly object[];
+  private flushing = false;
   /** Counters for tests and the admin endpoint. */
-  readonly stats = { invocations: 0, failures: 0, bisects: 0, discarded: 0, duplicates: 0 };
+  readonly stats = { invocations: 0, failures: 0, bisects: 0, discarded: 0, duplicates: 0, filteredOut: 0 };
 
   constructor(stream: OpLogStream, options: StreamConsumerOptions) {
     this.options = options;
     this.name = options.definition.handler;
     this.now = options.now ?? Date.now;
+    this.filters = options.definition.filterPatterns ?? [];
+    for (const f of this.filters) assertSupportedFilter(f);
     // LATEST: a consumer starting now sees only records written from now on (like a fresh mapping).
     this.cursors = stream.shards.map((shard) => ({ shard, position: shard.trimmed + shard.records.length, running: false }));
     this.unsubscribe = stream.onAppend((shard) => {
@@ -198,9 +202,25 @@ export class StreamConsumer {
     });
   }
 
-  /** Resolves once every shard is caught up and nothing is in flight. */
-  async drain(): Promise<void> {
-    while (!this.isIdle()) await new Promise<void>((resolve) => this.idleWaiters.add(resolve));
+  /**
+   * Resolves once every shard is caught up and nothing is in flight. With `flush`, batching
+   * windows are cut short (shutdown), as if every batch were full.
+   */
+  async drain(options: { flush?: boolean } = {}): Promise<void> {
+    if (options.flush) {
+      this.flushing = true;
+      for (const s of [...this.sleepers]) {
+        if (!s.window) continue;
+        clearTimeout(s.timer);
+        this.sleepers.delete(s);
+        s.resolve();
+      }
+    }
+    try {
+      while (!this.isIdle()) await new Promise<void>((resolve) => this.idleWaiters.add(resolve));
+    } finally {
+      if (options.flush) this.flushing = false;
+    }
   }
 
   isIdle(): boolean {
@@ -245,12 +265,15 @@ export class StreamConsumer {
   private async poll(cursor: ShardCursor): Promise<void> {
     const { definition } = this.options;
     while (!this.stopped) {
-      if (definition.maxBatchingWindowSeconds > 0 && this.available(cursor).length < definition.batchSize) {
-        await this.sleep(definition.maxBatchingWindowSeconds * 1000);
+      if (definition.maxBatchingWindowSeconds > 0 && !this.flushing && this.available(cursor).length < definition.batchSize) {
+        await this.sleep(definition.maxBatchingWindowSeconds * 1000, true);
       }
       const batch = this.available(cursor).slice(0, definition.batchSize);
       if (batch.length === 0 || this.stopped) return;
-      await this.process(batch, 0);
+      // Event filtering happens before batching and invocation; dropped records count as processed.
+      const matching = this.filters.length ? batch.filter((r) => this.filters.some((f) => matchesFilter(r.record, f))) : batch;
+      this.stats.filteredOut += batch.length - matching.length;
+      if (matching.length) await this.process(matching, 0);
       if (this.stopped) return;
       cursor.position += batch.length;
     }
@@ -345,7 +368,7 @@ export class StreamConsumer {
     await this.options.onFailure(record);
   }
 
-  private sleep(ms: number): Promise<void> {
+  private sleep(ms: number, window = false): Promise<void> {
     return new Promise<void>((resolve) => {
       const entry = {
         timer: setTimeout(() => {
@@ -353,8 +376,55 @@ export class StreamConsumer {
           resolve();
         }, ms),
         resolve,
+        window,
       };
       this.sleepers.add(entry);
     });
+  }
+}
+
+/**
+ * Lambda event filtering (the EventBridge pattern syntax), the subset Concord uses: exact values,
+ * `exists`, `anything-but` and `prefix`. A pattern key holding an array lists accepted values or
+ * rules for that field; a key holding an object descends into it. A missing field matches only
+ * `{ exists: false }`.
+ */
+export function matchesFilter(value: unknown, pattern: object): boolean {
+  for (const [key, expected] of Object.entries(pattern)) {
+    const field = value !== null && typeof value === 'object' ? (value as Record<string, unknown>)[key] : undefined;
+    if (Array.isArray(expected)) {
+      if (!expected.some((rule) => matchesRule(field, rule))) return false;
+    } else if (expected !== null && typeof expected === 'object') {
+      if (field === null || typeof field !== 'object') {
+        // Descending into a missing object: only rules that accept absence can match.
+        if (!matchesFilter({}, expected)) return false;
+      } else if (!matchesFilter(field, expected)) return false;
+    } else return false;
+  }
+  return true;
+}
+
+function matchesRule(field: unknown, rule: unknown): boolean {
+  if (rule === null || typeof rule !== 'object') return field !== undefined && field === rule;
+  const r = rule as Record<string, unknown>;
+  if ('exists' in r) return r.exists ? field !== undefined : field === undefined;
+  if (field === undefined) return false;
+  if ('anything-but' in r) {
+    const excluded = Array.isArray(r['anything-but']) ? r['anything-but'] : [r['anything-but']];
+    return !excluded.includes(field);
+  }
+  if ('prefix' in r) return typeof field === 'string' && field.startsWith(String(r.prefix));
+  return false;
+}
+
+function assertSupportedFilter(pattern: object): void {
+  for (const expected of Object.values(pattern)) {
+    if (Array.isArray(expected)) {
+      for (const rule of expected) {
+        if (rule !== null && typeof rule === 'object' && !['exists', 'anything-but', 'prefix'].some((k) => k in rule)) {
+          throw new Error(`Unsupported event filter rule ${JSON.stringify(rule)}: the local streams emulator supports values, exists, anything-but and prefix.`);
+        }
+      }
+    } else if (expected !== null && typeof expected === 'object') assertSupportedFilter(expected);
   }
 }

@@ -48,6 +48,11 @@ export interface WebSocketGatewayOptions {
   readonly limits?: Partial<GatewayLimits>;
   /** Skip the authorizer (a route with authorization NONE). */
   readonly withoutAuthorizer?: boolean;
+  /**
+   * The authorizer's identity sources (`route.request.header.X`, `route.request.querystring.X`):
+   * when one is missing or empty, the upgrade is refused with 401 and the authorizer never runs.
+   */
+  readonly identitySources?: readonly string[];
   readonly log?: (entry: Record<string, unknown>) => void;
 }
 
@@ -181,6 +186,15 @@ export class WebSocketGateway {
 
     let authorizer: Record<string, unknown> | null = null;
     if (!this.options.withoutAuthorizer) {
+      for (const source of this.options.identitySources ?? []) {
+        const header = /^route\.request\.header\.(.+)$/.exec(source);
+        const queryName = /^route\.request\.querystring\.(.+)$/.exec(source);
+        const present = header ? Boolean(req.headers[header[1].toLowerCase()]) : queryName ? Boolean(url.searchParams.get(queryName[1])) : true;
+        if (!present) {
+          this.stats.refused++;
+          return refuse(socket, 401, 'Unauthorized');
+        }
+      }
       const event = {
         type: 'REQUEST',
         methodArn: `arn:aws:execute-api:us-east-1:000000000000:${this.apiId}/${this.stage}/$connect`,

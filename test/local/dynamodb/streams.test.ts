@@ -328,3 +328,42 @@ describe('TTL emulation', () => {
     expect((await r.client.send(new ScanCommand({ TableName: connections }))).Items).toEqual([]);
   });
 });
+
+describe('event filtering (contracts/streams.ts OP_LOG_ENTRY_FILTER_PATTERN)', () => {
+  it('matches only INSERTs of op-log entries: not the head (seq 0), not split-update parts, not MODIFY or REMOVE', async () => {
+    const { matchesFilter } = await import('../../../local/dynamodb/streams');
+    const { OP_LOG_ENTRY_FILTER_PATTERN: p } = await import('../../../contracts/streams');
+    const rec = (eventName: string, image?: Record<string, unknown>) => ({ eventName, dynamodb: { Keys: {}, ...(image ? { NewImage: image } : {}) } });
+    expect(matchesFilter(rec('INSERT', { docId: { S: 'd' }, seq: { N: '7' } }), p)).toBe(true);
+    expect(matchesFilter(rec('INSERT', { docId: { S: 'd' }, seq: { N: '0' } }), p)).toBe(false);
+    expect(matchesFilter(rec('INSERT', { docId: { S: 'd' }, seq: { N: '8' }, kind: { S: 'part' } }), p)).toBe(false);
+    expect(matchesFilter(rec('MODIFY', { docId: { S: 'd' }, seq: { N: '7' } }), p)).toBe(false);
+    expect(matchesFilter(rec('REMOVE'), p)).toBe(false);
+    expect(matchesFilter(rec('INSERT', { docId: { S: 'd' } }), p)).toBe(false);
+  });
+
+  it('drops filtered records without invoking the function, and checkpoints past them', async () => {
+    const r = await rig();
+    const { OP_LOG_ENTRY_FILTER_PATTERN } = await import('../../../contracts/streams');
+    const seen: number[][] = [];
+    const { consumer } = consume(r, async (event) => void seen.push(event.Records.map(seqOf)), { filterPatterns: [OP_LOG_ENTRY_FILTER_PATTERN] });
+    await put(r, 'flt', 0); // the head
+    await put(r, 'flt', 1);
+    await r.client.send(new UpdateItemCommand({ TableName: r.table, Key: { docId: { S: 'flt' }, seq: { N: '0' } }, UpdateExpression: 'SET floor = :f', ExpressionAttributeValues: { ':f': { N: '1' } } }));
+    await put(r, 'flt', 2, { kind: { S: 'part' } });
+    await put(r, 'flt', 3);
+    await consumer.drain();
+    expect(seen.flat()).toEqual([1, 3]);
+    expect(consumer.stats.filteredOut).toBe(3);
+    expect(consumer.isIdle()).toBe(true);
+  });
+
+  it('a flushing drain cuts the batching window short (clean shutdown)', async () => {
+    const r = await rig();
+    const seen: number[] = [];
+    const { consumer } = consume(r, async (event) => void seen.push(...event.Records.map(seqOf)), { maxBatchingWindowSeconds: 600 });
+    await put(r, 'win', 1);
+    await consumer.drain({ flush: true });
+    expect(seen).toEqual([1]);
+  });
+});

@@ -34,12 +34,13 @@ async function waitFor<T>(probe: () => T | undefined | null | false, what: strin
   }
 }
 
-async function startHarness(limits: Partial<GatewayLimits> = {}, onMessage?: (event: Event, h: Harness) => Promise<void>): Promise<Harness> {
+async function startHarness(limits: Partial<GatewayLimits> = {}, onMessage?: (event: Event, h: Harness) => Promise<void>, identitySources?: readonly string[]): Promise<Harness> {
   const events: Harness['events'] = [];
   let harness!: Harness;
   const gateway = new WebSocketGateway({
     domainName: 'local.test',
     limits,
+    identitySources,
     invoke: async (route, event: Event) => {
       events.push({ route, event });
       if (route === 'authorizer') {
@@ -145,6 +146,19 @@ describe('WebSocket gateway emulator: $connect, $default, $disconnect', () => {
     await expect(open(`${h.url}?token=nope`)).rejects.toThrow('HTTP 401');
     await expect(open(`${h.url}?token=deny`)).rejects.toThrow('HTTP 403');
     expect(h.events.filter((e) => e.route === 'connect')).toHaveLength(0);
+  });
+
+  it('answers 401 without invoking the authorizer when an identity source (Cookie header, doc query) is missing', async () => {
+    const { AUTHORIZER_IDENTITY_SOURCES } = await import('../../../contracts/websocket');
+    const h = await startHarness({}, undefined, AUTHORIZER_IDENTITY_SOURCES);
+    const noCookie = new WebSocket(`${h.url}?token=ok&doc=d1`);
+    const status = await new Promise<number>((resolve) => noCookie.once('unexpected-response', (_req, res) => resolve(res.statusCode!)));
+    expect(status).toBe(401);
+    await expect(open(`${h.url}?token=ok`)).rejects.toThrow('HTTP 401'); // cookie but no doc
+    expect(h.events.filter((e) => e.route === 'authorizer')).toHaveLength(0);
+    const ws = await open(`${h.url}?token=ok&doc=d1`);
+    expect(h.events.filter((e) => e.route === 'authorizer')).toHaveLength(1);
+    ws.close();
   });
 
   it('refuses the upgrade with the status $connect returns', async () => {
