@@ -1,5 +1,4 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -8,7 +7,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { describe, expect, it } from 'vitest';
 import { createConcordApp } from '../../lib/app';
 import { REPO_ROOT } from '../../lib/lambda-defaults';
-import { cdkJsonContext, placeholderWebDist } from '../lib/support/synth';
+import { cdkJsonContext, placeholderWebDist, scratchDir } from '../lib/support/synth';
 
 const run = promisify(execFile);
 
@@ -19,7 +18,7 @@ async function runBin(ctx: Record<string, unknown>): Promise<{ code: number; std
   try {
     await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bin', 'concord.ts')], {
       cwd: REPO_ROOT,
-      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(ctx), CDK_OUTDIR: mkdtempSync(join(tmpdir(), 'concord-bin-')) },
+      env: { ...process.env, CDK_CONTEXT_JSON: JSON.stringify(ctx), CDK_OUTDIR: scratchDir('concord-bin-') },
       timeout: 120_000,
     });
     return { code: 0, stderr: '' };
@@ -31,13 +30,13 @@ async function runBin(ctx: Record<string, unknown>): Promise<{ code: number; std
 
 describe('bin/concord.ts', () => {
   it('synthesizes the three stacks of the stage, with cdk-nag as a synth gate that passes', () => {
-    const { app } = createConcordApp({ builtinCloudFormationValidation: false, outdir: mkdtempSync(join(tmpdir(), 'concord-app-')), context: context({ stage: 'prod' }) });
+    const { app } = createConcordApp({ builtinCloudFormationValidation: false, outdir: scratchDir('concord-app-'), context: context({ stage: 'prod' }) });
     const assembly = app.synth();
     expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(['Concord-prod-App', 'Concord-prod-Data', 'Concord-prod-Network']);
   });
 
   it('fails the synth on an unacknowledged cdk-nag finding', () => {
-    const { app, stacks } = createConcordApp({ builtinCloudFormationValidation: false, outdir: mkdtempSync(join(tmpdir(), 'concord-app-')), context: context() });
+    const { app, stacks } = createConcordApp({ builtinCloudFormationValidation: false, outdir: scratchDir('concord-app-'), context: context() });
     new sqs.Queue(stacks.app as Stack, 'UnencryptedQueue', { encryption: sqs.QueueEncryption.UNENCRYPTED });
     expect(() => app.synth()).toThrow(/AwsSolutions-SQS2/);
   });

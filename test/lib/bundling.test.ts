@@ -5,14 +5,13 @@
  * messages, and behaving like it when invoked.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HANDLER_ENTRIES, type HandlerName } from '../../contracts/env';
 import { ESM_REQUIRE_BANNER, REPO_ROOT } from '../../lib/lambda-defaults';
-import { functionByService, synthConcord } from './support/synth';
+import { functionByService, scratchDir, synthConcord } from './support/synth';
 
 const handlers = Object.keys(HANDLER_ENTRIES) as HandlerName[];
 const bundleDirs = new Map<HandlerName, string>();
@@ -41,7 +40,7 @@ process.exit(0);
 `;
 
 beforeAll(() => {
-  const outdir = mkdtempSync(join(tmpdir(), 'concord-bundled-'));
+  const outdir = scratchDir('concord-bundled-');
   const synthesized = synthConcord({ stage: 'prod', bundlingStacks: ['Concord-prod-App'], outdir });
   const assembly = synthesized.app.synth();
   for (const handler of handlers) {

@@ -1,12 +1,10 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App, Stack } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HANDLER_ENTRIES } from '../../contracts/env';
 import { loadStageConfig } from '../../lib/config';
 import { HandlerFactory, LAMBDA_RUNTIME } from '../../lib/lambda-defaults';
-import { functionByService, resourcesOfType, statementsOfRole, synthConcord, type Synthesized } from './support/synth';
+import { functionByService, resourcesOfType, scratchDir, statementsOfRole, synthConcord, type Synthesized } from './support/synth';
 
 let dev: Synthesized;
 let prod: Synthesized;
@@ -65,7 +63,7 @@ describe('Lambda defaults factory (lib/lambda-defaults.ts)', () => {
   });
 
   it('refuses to build a handler whose entry file is missing, naming the file and the contract', () => {
-    const root = mkdtempSync(join(tmpdir(), 'concord-no-handlers-'));
+    const root = scratchDir('concord-no-handlers-');
     const factory = new HandlerFactory({ config: loadStageConfig(() => undefined), repoRoot: root });
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Scratch');
     expect(() => factory.create(stack, 'Fanout', 'fanout', { description: 'x', timeout: dev.stacks.config.streams.maxRecordAge })).toThrow(

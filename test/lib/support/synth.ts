@@ -4,11 +4,12 @@
  * off unless asked for (it costs seconds per synth), cdk.json's context applied so tests see the
  * feature flags `cdk synth` sees, and a placeholder web build the test creates itself.
  */
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Template } from 'aws-cdk-lib/assertions';
+import { afterAll } from 'vitest';
 import { buildConcordApp, type ConcordStacks } from '../../../lib/app';
 import { REPO_ROOT } from '../../../lib/lambda-defaults';
 
@@ -30,6 +31,19 @@ export interface Synthesized {
   readonly webDist: string;
 }
 
+/** Temporary folders made by this module, removed after the test file that made them. */
+const scratchDirs: string[] = [];
+afterAll(() => {
+  for (const dir of scratchDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A temporary folder removed after the current test file. */
+export function scratchDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  scratchDirs.push(dir);
+  return dir;
+}
+
 /** cdk.json's context (feature flags): what `cdk synth` passes to the app. */
 export function cdkJsonContext(): Record<string, unknown> {
   const cdkJson = JSON.parse(readFileSync(join(REPO_ROOT, 'cdk.json'), 'utf8')) as { context?: Record<string, unknown> };
@@ -41,7 +55,7 @@ export function cdkJsonContext(): Record<string, unknown> {
  * fixed, so its asset hash is the same on every machine.
  */
 export function placeholderWebDist(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'concord-web-dist-'));
+  const dir = scratchDir('concord-web-dist-');
   mkdirSync(join(dir, 'assets'));
   writeFileSync(join(dir, 'index.html'), '<!doctype html><html><head><script type="module" src="/assets/index-3f2a1b9c.js"></script></head><body><div id="root"></div></body></html>\n');
   writeFileSync(join(dir, 'assets', 'index-3f2a1b9c.js'), 'document.getElementById("root").textContent = "Concord";\n');
@@ -52,7 +66,7 @@ export function placeholderWebDist(): string {
 export function synthConcord(options: SynthOptions = {}): Synthesized {
   const webDist = placeholderWebDist();
   const app = new App({
-    outdir: options.outdir,
+    outdir: options.outdir ?? scratchDir('concord-cdk-out-'),
     builtinCloudFormationValidation: false,
     context: {
       ...cdkJsonContext(),
