@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -29,11 +30,14 @@ async function runBin(ctx: Record<string, unknown>): Promise<{ code: number; std
 }
 
 describe('bin/concord.ts', () => {
-  it('synthesizes the three stacks of the stage, with cdk-nag as a synth gate that passes', () => {
-    const { app } = createConcordApp({ builtinCloudFormationValidation: false, outdir: scratchDir('concord-app-'), context: context({ stage: 'prod' }) });
+  it('synthesizes the three stacks of the stage, passing the cdk-nag gate and CloudFormation template validation', () => {
+    // As `cdk synth` runs it: built-in CloudFormation validation on (it reports, never throws).
+    const { app } = createConcordApp({ outdir: scratchDir('concord-app-'), context: context({ stage: 'prod' }) });
     const assembly = app.synth();
     expect(assembly.stacks.map((s) => s.stackName).sort()).toEqual(['Concord-prod-App', 'Concord-prod-Data', 'Concord-prod-Network']);
-  });
+    const report = JSON.parse(readFileSync(join(assembly.directory, 'validation-report.json'), 'utf8')) as { pluginReports: { violations?: unknown[] }[] };
+    expect(report.pluginReports.flatMap((r) => r.violations ?? [])).toEqual([]);
+  }, 180_000);
 
   it('fails the synth on an unacknowledged cdk-nag finding', () => {
     const { app, stacks } = createConcordApp({ builtinCloudFormationValidation: false, outdir: scratchDir('concord-app-'), context: context() });
