@@ -11,8 +11,16 @@ const repoRoot = fileURLToPath(new URL('..', import.meta.url));
  * only index.html must be revalidated. The editor (Tiptap, ProseMirror, Yjs) is a separate chunk
  * loaded on demand, so the sign-in and document list screens stay light.
  */
-export default defineConfig({
+export default defineConfig(({ command }) => {
+  // A build is always a production build, even when a test runner has set NODE_ENV=test (that
+  // would ship React's development bundle and double the initial JavaScript).
+  if (command === 'build') process.env.NODE_ENV = 'production';
+  return {
   root: webRoot,
+  define: {
+    // The offline shell (service worker) belongs to built sites only, whatever NODE_ENV says.
+    __CONCORD_OFFLINE_SHELL__: JSON.stringify(command === 'build'),
+  },
   base: '/',
   plugins: [react()],
   build: {
@@ -41,4 +49,5 @@ export default defineConfig({
       '/ws': { target: 'ws://127.0.0.1:8787', ws: true },
     },
   },
+};
 });

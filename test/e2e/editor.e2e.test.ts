@@ -20,6 +20,8 @@ interface User {
   readonly page: Page;
   readonly dialogs: string[];
   readonly pageErrors: string[];
+  /** Console warnings and errors, for failure messages. */
+  readonly console: string[];
 }
 
 async function user(name: string, options: { viaForm?: boolean; screenshotPrefix?: string } = {}): Promise<User> {
@@ -34,8 +36,12 @@ async function user(name: string, options: { viaForm?: boolean; screenshotPrefix
     void d.dismiss();
   });
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  const consoleLines: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'warning' || m.type() === 'error') consoleLines.push(`${m.type()}: ${m.text()}`);
+  });
   await signIn(page, name, options);
-  return { name, context, page, dialogs, pageErrors };
+  return { name, context, page, dialogs, pageErrors, console: consoleLines };
 }
 
 async function openDoc(u: User, docId: string): Promise<void> {
@@ -167,6 +173,29 @@ describe('Concord in a real browser', () => {
     await shot(alice.page, '04-editor-two-users');
   });
 
+  it('undo reverts only your own changes, never a collaborator’s', async () => {
+    for (const u of [alice, bob]) {
+      await u.page.getByTestId('editor').click();
+      await u.page.keyboard.press('Control+End');
+    }
+    const before = await editorText(alice.page);
+    await alice.page.keyboard.insertText(' [alice: undo me]');
+    await expect.poll(() => editorText(bob.page), { timeout: 20_000 }).toContain('[alice: undo me]');
+    await bob.page.keyboard.press('Control+End');
+    await bob.page.keyboard.insertText(' [bob: keep me]');
+    await expect.poll(() => editorText(alice.page), { timeout: 20_000 }).toContain('[bob: keep me]');
+
+    await alice.page.getByRole('button', { name: 'Undo your last change' }).click();
+    const expected = `${before} [bob: keep me]`;
+    await expect.poll(() => editorText(alice.page), { timeout: 20_000 }).toBe(expected);
+    await expect.poll(() => editorText(bob.page), { timeout: 20_000 }).toBe(expected);
+    await alice.page.keyboard.press('Control+Shift+z');
+    await expect.poll(() => editorText(bob.page), { timeout: 20_000 }).toContain('[alice: undo me]');
+    await alice.page.keyboard.press('Control+z');
+    await expect.poll(() => editorText(bob.page), { timeout: 20_000 }).toBe(expected);
+    await Promise.all([waitForStatus(alice.page, 'Saved'), waitForStatus(bob.page, 'Saved')]);
+  });
+
   it('FM-1.1, FM-6.1: a user who goes offline keeps typing, reloads, comes back, and nothing is lost', async () => {
     const page = bob.page;
     // The offline shell (service worker) must hold the app before the network goes away.
@@ -183,7 +212,7 @@ describe('Concord in a real browser', () => {
               editorChunk: keys.some((k) => k.includes('EditorPage')),
             };
           }),
-        { timeout: 30_000 },
+        { timeout: 30_000, message: `offline shell not ready; console: ${bob.console.join(' | ')}` },
       )
       .toEqual({ worker: 'activated', controlled: true, shell: true, editorChunk: true });
 

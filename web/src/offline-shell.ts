@@ -3,7 +3,7 @@
  * assets this page already loaded (on a first visit they were fetched before it took control).
  */
 export function registerOfflineShell(): void {
-  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
+  if (!__CONCORD_OFFLINE_SHELL__ || !('serviceWorker' in navigator)) return;
   const register = () =>
     navigator.serviceWorker
       .register('/sw.js', { scope: '/' })
@@ -16,7 +16,7 @@ export function registerOfflineShell(): void {
 
 /** Asks the worker to keep every hashed asset loaded so far (call again after lazy chunks load). */
 export function cacheLoadedAssets(): void {
-  if (!import.meta.env.PROD || !('serviceWorker' in navigator)) return;
+  if (!__CONCORD_OFFLINE_SHELL__ || !('serviceWorker' in navigator)) return;
   void navigator.serviceWorker.ready.then((registration) => {
     const urls = performance
       .getEntriesByType('resource')

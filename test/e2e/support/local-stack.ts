@@ -17,12 +17,23 @@ export interface RunningStack {
 
 const root = resolve(import.meta.dirname, '../../..');
 
+/**
+ * The environment a user's `npm start` would have: without what the test runner adds (vitest sets
+ * NODE_ENV=test, which would make a web rebuild a development build).
+ */
+function npmStartEnv(): NodeJS.ProcessEnv {
+  const env = { ...process.env };
+  delete env.NODE_ENV;
+  for (const key of Object.keys(env)) if (key.startsWith('VITEST') || key === 'TEST') delete env[key];
+  return env;
+}
+
 export async function startLocalStack(options: { env?: Record<string, string>; timeoutMs?: number } = {}): Promise<RunningStack> {
   const timeoutMs = options.timeoutMs ?? 90_000;
   const dataDir = mkdtempSync(join(tmpdir(), 'concord-e2e-'));
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'local/main.ts', '--port', '0', '--data-dir', dataDir], {
     cwd: root,
-    env: { ...process.env, POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN', ...options.env },
+    env: { ...npmStartEnv(), POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? 'WARN', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
