@@ -182,7 +182,7 @@ describe('WebSocket session through the handlers', () => {
     expect(decoded(h.endpoint.take(a)).map((m) => m.type)).toEqual(['ack']);
   });
 
-  it('awareness is relayed to the other connections and never persisted', async () => {
+  it('FM-1.2: awareness is relayed to the other connections, never persisted, and removed on disconnect', async () => {
     const docId = await h.createDocument('alice', { bob: 'viewer' });
     const a = (await h.open('alice', docId)).connectionId;
     const b = (await h.open('bob', docId)).connectionId;
@@ -311,7 +311,7 @@ describe('access control (FM-5.1, FM-5.2)', () => {
 });
 
 describe('FM-1.8: per-connection rate limit', () => {
-  it('answers a flooding connection with rate_limited while another connection is unaffected', async () => {
+  it('FM-1.8: answers a flooding connection with rate_limited while another connection is unaffected', async () => {
     process.env[ENV.RATE_LIMIT_PER_SECOND] = '5';
     try {
       const docId = await h.createDocument('alice', { bob: 'editor' });
