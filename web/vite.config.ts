@@ -16,38 +16,38 @@ export default defineConfig(({ command }) => {
   // would ship React's development bundle and double the initial JavaScript).
   if (command === 'build') process.env.NODE_ENV = 'production';
   return {
-  root: webRoot,
-  define: {
-    // The offline shell (service worker) belongs to built sites only, whatever NODE_ENV says.
-    __CONCORD_OFFLINE_SHELL__: JSON.stringify(command === 'build'),
-  },
-  base: '/',
-  plugins: [react()],
-  build: {
-    outDir: 'dist',
-    emptyOutDir: true,
-    target: 'es2022',
-    sourcemap: true,
-    assetsDir: 'assets',
-    // The report is what `npm run build:web` prints; keep it (gzip sizes of every chunk).
-    reportCompressedSize: true,
-    chunkSizeWarningLimit: 900,
-    rollupOptions: {
-      output: {
-        entryFileNames: 'assets/[name]-[hash].js',
-        chunkFileNames: 'assets/[name]-[hash].js',
-        assetFileNames: 'assets/[name]-[hash][extname]',
+    root: webRoot,
+    base: '/',
+    plugins: [react()],
+    define: {
+      // The offline shell (service worker) belongs to built sites only, not to the dev server.
+      __CONCORD_OFFLINE_SHELL__: JSON.stringify(command === 'build'),
+    },
+    build: {
+      outDir: 'dist',
+      emptyOutDir: true,
+      target: 'es2022',
+      sourcemap: true,
+      assetsDir: 'assets',
+      // `npm run build:web` prints the gzip size of every chunk.
+      reportCompressedSize: true,
+      chunkSizeWarningLimit: 900,
+      rollupOptions: {
+        output: {
+          entryFileNames: 'assets/[name]-[hash].js',
+          chunkFileNames: 'assets/[name]-[hash].js',
+          assetFileNames: 'assets/[name]-[hash][extname]',
+        },
       },
     },
-  },
-  server: {
-    // The provider imports the shared protocol core from ../lambdas/core.
-    fs: { allow: [repoRoot] },
-    proxy: {
-      '/api': 'http://127.0.0.1:8787',
-      '/local-auth': 'http://127.0.0.1:8787',
-      '/ws': { target: 'ws://127.0.0.1:8787', ws: true },
+    server: {
+      // The provider imports the shared protocol core from ../lambdas/core.
+      fs: { allow: [repoRoot] },
+      proxy: {
+        '/api': 'http://127.0.0.1:8787',
+        '/local-auth': 'http://127.0.0.1:8787',
+        '/ws': { target: 'ws://127.0.0.1:8787', ws: true },
+      },
     },
-  },
-};
+  };
 });
