@@ -20,8 +20,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { NodejsFunction, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import { Construct } from 'constructs';
-import { ENV } from '../contracts/env';
-import { HANDLER_ENTRIES, type HandlerName } from '../contracts/env';
+import { ENV, HANDLER_ENTRIES, type HandlerName } from '../contracts/env';
 import type { StageConfig } from './config';
 
 /** Repository root (this file lives in `<root>/lib/`). */

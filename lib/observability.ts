@@ -70,6 +70,16 @@ export class Observability extends Construct {
       masterKey: key,
       enforceSSL: true,
     });
+    // The SSL-only policy replaces SNS's default one, so the publishers are allowed explicitly.
+    this.topic.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'AlarmsAndRdsEventsPublish',
+        principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com'), new iam.ServicePrincipal('events.rds.amazonaws.com')],
+        actions: ['sns:Publish'],
+        resources: [this.topic.topicArn],
+        conditions: { StringEquals: { 'aws:SourceAccount': Stack.of(this).account } },
+      }),
+    );
     if (config.alarmEmail) this.topic.addSubscription(new subscriptions.EmailSubscription(config.alarmEmail));
     const notify = new actions.SnsAction(this.topic);
 

@@ -72,6 +72,19 @@ describe('observability (lib/observability.ts)', () => {
     expect(alarms(dev).length).toBeGreaterThanOrEqual(2 * 2 + 2 * handlerNames.length + 6);
     dev.appStack.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: Match.anyValue() });
     dev.appStack.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+    dev.appStack.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+          Match.objectLike({
+            Effect: 'Allow',
+            Action: 'sns:Publish',
+            Principal: { Service: ['cloudwatch.amazonaws.com', 'events.rds.amazonaws.com'] },
+            Condition: { StringEquals: { 'aws:SourceAccount': { Ref: 'AWS::AccountId' } } },
+          }),
+        ]),
+      },
+    });
     dev.appStack.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'ops@example.com', TopicArn: { Ref: topic } });
     prod.appStack.resourceCountIs('AWS::SNS::Subscription', 0);
     dev.appStack.hasResourceProperties('AWS::RDS::EventSubscription', {
