@@ -262,7 +262,11 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     );
     print(`  data       ${dataDir}`);
 
+    if (!['127.0.0.1', 'localhost', '::1'].includes(options.host)) {
+      print(`  WARNING    listening on ${options.host}: anyone who can reach this address can sign in as anyone (the local sign-in has no password)`);
+    }
     const webBuild = options.buildWeb === false ? Promise.resolve<WebStatus>('fresh') : ensureWebBuilt(root, (line) => print(`  ${line}`));
+    webBuild.catch(() => undefined); // awaited below; a failure before then must not count as unhandled
 
     const faults = new Faults();
     const dynamoHint = `Its data is in ${join(dataDir, 'dynamodb')}; run with --reset to start from scratch.`;

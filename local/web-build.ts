@@ -4,7 +4,7 @@
  * progress. Concurrent starts (tests) share one build through a lock file.
  */
 import { spawn } from 'node:child_process';
-import { closeSync, existsSync, openSync, readdirSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -14,11 +14,12 @@ export class WebBuildError extends Error {
 }
 
 const IGNORED = new Set(['dist', 'node_modules', '.vite']);
+const isBuildOutput = (name: string) => name.startsWith('.dist-');
 
 function newestMtime(dir: string): number {
   let newest = 0;
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (IGNORED.has(entry.name)) continue;
+    if (IGNORED.has(entry.name) || isBuildOutput(entry.name)) continue;
     const full = join(dir, entry.name);
     newest = Math.max(newest, entry.isDirectory() ? newestMtime(full) : statSync(full).mtimeMs);
   }
@@ -77,8 +78,16 @@ export async function ensureWebBuilt(root: string, progress: (line: string) => v
     progress(`web client: ${status === 'missing' ? 'not built yet' : 'sources changed'}, building (npm run build:web)`);
     const vite = resolve(root, 'node_modules/vite/bin/vite.js');
     const output: string[] = [];
+    // Build beside web/dist and swap it in, so a server (or a test) reading web/dist never sees
+    // a half-written build.
+    const staging = join(root, 'web', `.dist-build-${process.pid}`);
+    rmSync(staging, { recursive: true, force: true });
     const code = await new Promise<number>((resolvePromise, reject) => {
-      const child = spawn(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, FORCE_COLOR: '0' } });
+      const child = spawn(process.execPath, [vite, 'build', '--config', 'web/vite.config.ts', '--outDir', staging, '--emptyOutDir'], {
+        cwd: root,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, FORCE_COLOR: '0' },
+      });
       const onData = (chunk: Buffer) => {
         for (const line of chunk.toString().split('\n')) {
           if (!line.trim()) continue;
@@ -91,9 +100,15 @@ export async function ensureWebBuilt(root: string, progress: (line: string) => v
       child.on('error', reject);
       child.on('close', (c) => resolvePromise(c ?? 1));
     });
-    if (code !== 0) {
+    if (code !== 0 || !existsSync(join(staging, 'index.html'))) {
+      rmSync(staging, { recursive: true, force: true });
       throw new WebBuildError(`The web client build failed (exit ${code}). Last output:\n${output.slice(-15).join('\n')}\nFix web/ and run \`npm run build:web\` to see the full log.`);
     }
+    const dist = join(root, 'web', 'dist');
+    const old = join(root, 'web', `.dist-old-${process.pid}`);
+    if (existsSync(dist)) renameSync(dist, old);
+    renameSync(staging, dist);
+    rmSync(old, { recursive: true, force: true });
     return 'fresh';
   } finally {
     try {

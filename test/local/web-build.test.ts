@@ -2,7 +2,7 @@
  * `npm start` serves a build of the current web/ sources: it detects a missing or stale web/dist
  * and reports a failing build clearly.
  */
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -48,6 +48,23 @@ describe('web client build check', () => {
     roots.push(empty);
     writeFileSync(join(empty, 'package.json'), '{}');
     expect(webStatus(empty)).toBe('no-sources');
+  });
+
+  it('builds a stale client beside web/dist and swaps it in whole', { timeout: 60_000 }, async () => {
+    const root = fakeRepo("export default { root: 'web', logLevel: 'info' };\n");
+    writeFileSync(join(root, 'web', 'index.html'), '<!doctype html><title>fresh build</title><script type="module" src="/src/main.ts"></script>');
+    symlinkSync(join(REPO_ROOT, 'node_modules'), join(root, 'node_modules'), 'dir');
+    mkdirSync(join(root, 'web', 'dist'));
+    writeFileSync(join(root, 'web', 'dist', 'index.html'), 'old build');
+    setTime(join(root, 'web', 'dist', 'index.html'), 1_000);
+    expect(webStatus(root)).toBe('stale');
+    const progress: string[] = [];
+    expect(await ensureWebBuilt(root, (line) => progress.push(line))).toBe('fresh');
+    expect(readFileSync(join(root, 'web', 'dist', 'index.html'), 'utf8')).toContain('fresh build');
+    expect(readdirSync(join(root, 'web', 'dist', 'assets')).some((f) => f.endsWith('.js'))).toBe(true);
+    expect(readdirSync(join(root, 'web')).filter((f) => f.startsWith('.dist-'))).toEqual([]);
+    expect(webStatus(root)).toBe('fresh');
+    expect(progress.join('\n')).toMatch(/sources changed, building/);
   });
 
   it('a failing build is a WebBuildError quoting the build output', { timeout: 60_000 }, async () => {
