@@ -8,7 +8,10 @@
 import { createHash, randomBytes } from 'node:crypto';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { decodeJwt } from 'jose';
-import { ERROR_CODES, type ErrorCode } from './core/errors';
+import { ConcordError, ERROR_CODES, type ErrorCode } from './core/errors';
+import { loadDocument, validateUpdate } from './core/document';
+import { BODY_FIELD, restoreChanges } from './core/history';
+import { compactDocument } from './compact';
 import type { DocumentMeta, Role } from './core/ports';
 import { forgetRole, isRevoked, revoke } from './access';
 import { COOKIES, TokenRejectedError, parseCookies, serializeCookie, type CookieOptions, type VerifiedToken } from './auth';
@@ -52,6 +55,10 @@ const SECURITY_HEADERS = { 'x-content-type-options': 'nosniff' } as const;
 const MAX_BODY_BYTES = 16 * 1024;
 const MAX_TITLE = 200;
 const ROLES: readonly Role[] = ['owner', 'editor', 'viewer'];
+const WRITERS: readonly Role[] = ['owner', 'editor'];
+const MAX_VERSION_NAME = 100;
+/** Compactions tried before naming gives up (a loser of the compare-and-set retries). */
+const NAME_ATTEMPTS = 3;
 const REFRESH_TOKEN_MAX_AGE = 30 * 24 * 3600;
 const PKCE_MAX_AGE = 5 * 60;
 
@@ -333,7 +340,7 @@ async function route(req: Request): Promise<Result> {
     throw new ApiError('bad_request', 'the path is not valid URL encoding');
   }
   if (parts[0] !== 'api') throw noRoute();
-  const [, a, b, c, d] = parts;
+  const [, a, b, c, d, e] = parts;
   const is = (method: string, length: number) => req.method === method && parts.length === length;
   requireJson(req);
 
@@ -423,8 +430,73 @@ async function route(req: Request): Promise<Result> {
         .map((v) => ({ version: v.version, createdAt: v.createdAt, authors: v.authors, name: v.name ?? null, bytes: v.bytes }));
       return json(200, { versions });
     }
+    if (c === 'versions' && parts.length === 4 && req.method === 'POST') {
+      const name = versionNameFrom(parseJsonBody(req));
+      await requireRole(docId, user.userId, WRITERS);
+      return nameVersion(docId, name);
+    }
+    if (c === 'versions' && d && e === 'restore' && parts.length === 6 && req.method === 'POST') {
+      if (!/^[1-9][0-9]{0,15}$/.test(d)) throw new ApiError('bad_request', 'a version is a positive integer');
+      await requireRole(docId, user.userId, WRITERS);
+      return restoreVersion(docId, Number(d), user.userId);
+    }
   }
   throw noRoute();
+}
+
+function versionNameFrom(body: Record<string, unknown>): string {
+  if (typeof body.name !== 'string') throw new ApiError('bad_request', 'name is required and must be a string');
+  const name = body.name.trim();
+  if (name.length === 0 || name.length > MAX_VERSION_NAME) throw new ApiError('bad_request', `name must have 1 to ${MAX_VERSION_NAME} characters`);
+  return name;
+}
+
+/**
+ * Names the current state: compacts now (core compact, so the op-log tail becomes a snapshot),
+ * then names the latest snapshot. Named versions are never thinned (docs/history.md).
+ */
+async function nameVersion(docId: string, name: string): Promise<Result> {
+  const snapshots = runtime.snapshots();
+  let compacted = false;
+  for (let attempt = 0; attempt < NAME_ATTEMPTS && !compacted; attempt++) compacted = (await compactDocument(docId)).status !== 'conflict';
+  if (!compacted) throw new ApiError('conflict', 'the document is being compacted by someone else; try again', 409, 'The version could not be saved because the document changed at the same moment; try again.');
+  const infos = await snapshots.list(docId);
+  if (infos.length === 0) throw new ApiError('conflict', 'the document has no content yet', 409, 'There is nothing to name yet: type something first.');
+  const latest = infos.reduce((x, y) => (y.version > x.version ? y : x));
+  if (!(await snapshots.nameVersion(docId, latest.version, name))) throw new ApiError('conflict', `version ${latest.version} disappeared; try again`);
+  getLogger().info('Version named', { docId, version: latest.version });
+  getMetrics().addMetric('VersionsNamed', MetricUnit.Count, 1);
+  return json(201, { version: latest.version, createdAt: latest.createdAt, authors: latest.authors, name, bytes: latest.bytes });
+}
+
+/**
+ * Restores a version as a new forward change (core restoreChanges) appended to the op log like
+ * any edit, with the restoring user as its author and the server time (FM-7.3): the op-log stream
+ * fans it out live, and it can itself be undone or restored away.
+ */
+async function restoreVersion(docId: string, version: number, userId: string): Promise<Result> {
+  const snapshots = runtime.snapshots();
+  const opLog = runtime.opLog();
+  const target = await snapshots.get(docId, version);
+  if (!target) throw new ApiError('not_found', `no version ${version}; it may have been thinned by the retention policy`);
+  const { doc } = await loadDocument(docId, opLog, snapshots);
+  let update: Uint8Array | null;
+  try {
+    update = restoreChanges(doc, target.state, BODY_FIELD).update;
+  } finally {
+    doc.destroy();
+  }
+  if (!update) return json(200, { seq: null, changed: false });
+  try {
+    validateUpdate(update);
+  } catch (err) {
+    if (err instanceof ConcordError && err.code === 'update_too_large') throw new ApiError('update_too_large', 'the restore is larger than one change may be');
+    throw err;
+  }
+  const entry = await opLog.append(docId, { update, userId, connectionId: `api-restore-${randomBytes(6).toString('hex')}` });
+  getLogger().info('Version restored', { docId, version, seq: entry.seq, bytes: update.length });
+  getMetrics().addMetric('VersionsRestored', MetricUnit.Count, 1);
+  return json(200, { seq: entry.seq, changed: true, serverTime: entry.serverTime });
 }
 
 export const handler = async (event: APIGatewayProxyEventV2, lambdaContext?: Context): Promise<Result> => {

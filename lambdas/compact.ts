@@ -10,6 +10,7 @@
  */
 import type { Context, DynamoDBBatchResponse, DynamoDBStreamEvent } from 'aws-lambda';
 import { compact, type CompactionResult } from './core/document';
+import { versionsToPrune } from './core/history';
 import { sessionConfig } from './config';
 import { getLogger, getMetrics, instrumented, MetricUnit } from './observability';
 import { runtime } from './runtime';
@@ -25,7 +26,25 @@ export async function compactDocument(docId: string): Promise<CompactionResult> 
     metrics.addMetric('CompactedEntries', MetricUnit.Count, result.merged);
     metrics.addMetric('SnapshotBytes', MetricUnit.Bytes, result.bytes);
   } else if (result.status === 'conflict') metrics.addMetric('CompactionConflicts', MetricUnit.Count, 1);
+  if (result.status === 'compacted') await applyRetention(docId);
   return result;
+}
+
+/**
+ * Thins automatic versions after a new one is committed (retention rule: docs/history.md). A
+ * failure here only keeps extra versions, so it is logged and never fails the compaction.
+ */
+export async function applyRetention(docId: string): Promise<number> {
+  try {
+    const snapshots = runtime.snapshots();
+    const doomed = versionsToPrune(await snapshots.list(docId));
+    const deleted = await snapshots.deleteVersions(docId, doomed);
+    if (deleted > 0) getLogger().info('Automatic versions thinned', { docId, deleted });
+    return deleted;
+  } catch (error) {
+    getLogger().warn('Version retention failed; extra versions are kept until the next compaction', { docId, error });
+    return 0;
+  }
 }
 
 export function handler(event: { readonly docIds: readonly string[] }, lambdaContext?: Context): Promise<{ results: Record<string, CompactionResult> }>;

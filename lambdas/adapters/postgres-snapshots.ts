@@ -153,6 +153,30 @@ export class PostgresSnapshotStore implements SnapshotStore {
     return rows.map(toInfo);
   }
 
+  /**
+   * Names an existing version (issue 9). Returns false when that version does not exist (e.g. it
+   * was thinned by retention). Naming is the only change a snapshot row ever gets.
+   */
+  async nameVersion(docId: string, version: number, name: string): Promise<boolean> {
+    const result = await this.pool.query('UPDATE snapshots SET name = $3 WHERE doc_id = $1 AND version = $2', [docId, version, name]);
+    return result.rowCount === 1;
+  }
+
+  /**
+   * Deletes the given automatic versions (chosen by core `versionsToPrune`). Guarded in SQL too:
+   * a named version and the document's latest version are never deleted, even if a name was
+   * given or a newer snapshot committed after the caller listed them.
+   */
+  async deleteVersions(docId: string, versions: readonly number[]): Promise<number> {
+    if (versions.length === 0) return 0;
+    const result = await this.pool.query(
+      `DELETE FROM snapshots s WHERE s.doc_id = $1 AND s.version = ANY($2::bigint[]) AND s.name IS NULL
+         AND s.version < (SELECT latest_version FROM snapshot_heads h WHERE h.doc_id = $1)`,
+      [docId, versions.map(String)],
+    );
+    return result.rowCount ?? 0;
+  }
+
   async commit(snapshot: Snapshot): Promise<boolean> {
     const client = await this.pool.connect();
     try {
