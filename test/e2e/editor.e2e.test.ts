@@ -5,7 +5,7 @@
  * Screenshots of the main screens go to test-artifacts/screenshots/.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Browser, BrowserContext, Page, WebSocket } from 'playwright-core';
 import { startLocalStack, type RunningStack } from './support/local-stack';
 import { editorText, launchChromium, newUserContext, paste, shot, signIn, waitForStatus } from './support/browser';
 
@@ -22,6 +22,8 @@ interface User {
   readonly pageErrors: string[];
   /** Console warnings and errors, for failure messages. */
   readonly console: string[];
+  /** Every WebSocket the page opened. */
+  readonly sockets: WebSocket[];
 }
 
 async function user(name: string, options: { viaForm?: boolean; screenshotPrefix?: string } = {}): Promise<User> {
@@ -41,7 +43,9 @@ async function user(name: string, options: { viaForm?: boolean; screenshotPrefix
     if (m.type() === 'warning' || m.type() === 'error') consoleLines.push(`${m.type()}: ${m.text()}`);
   });
   await signIn(page, name, options);
-  return { name, context, page, dialogs, pageErrors, console: consoleLines };
+  const sockets: WebSocket[] = [];
+  page.on('websocket', (ws) => sockets.push(ws));
+  return { name, context, page, dialogs, pageErrors, console: consoleLines, sockets };
 }
 
 async function openDoc(u: User, docId: string): Promise<void> {
@@ -217,8 +221,11 @@ describe('Concord in a real browser', () => {
       .toEqual({ worker: 'activated', controlled: true, shell: true, editorChunk: true });
 
     const before = await editorText(page);
+    expect(bob.sockets.filter((ws) => !ws.isClosed())).toHaveLength(1);
     await bob.context.setOffline(true);
     await waitForStatus(page, /^Offline/);
+    // The provider closed its socket on the `offline` event (emulation alone would leave it open).
+    await expect.poll(() => bob.sockets.filter((ws) => !ws.isClosed()).length).toBe(0);
     await page.getByTestId('editor').click();
     await page.keyboard.press('End');
     await page.keyboard.press('Enter');
