@@ -50,7 +50,7 @@ describe('bin/concord.ts', () => {
     expect(noWeb.code).toBe(1);
     expect(noWeb.stderr).toMatch(/^error \[web_build_missing\]: .*Run "npm run build:web"/m);
     expect(noWeb.stderr).not.toMatch(/\n\s+at /);
-  });
+  }, 180_000);
 
   it('refuses an unknown stage with the accepted values (the same error path)', () => {
     expect(() => createConcordApp({ context: context({ stage: 'staging' }) })).toThrow(
