@@ -482,6 +482,14 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
             const ids = typeof body.connectionId === 'string' ? [body.connectionId] : gw.connectionIds();
             return reply(200, { dropped: ids.filter((id) => gw.drop(id)) });
           }
+          case '/compact': {
+            // The compact handler's direct invocation (lambdas/compact.ts): compaction on demand.
+            const docIds = body.docIds;
+            if (!Array.isArray(docIds) || docIds.length === 0 || !docIds.every((d) => typeof d === 'string' && d.length > 0)) {
+              return reply(400, { error: { code: 'bad_request', message: 'Send {"docIds": ["<docId>", ...]}.' } });
+            }
+            return reply(200, { result: await runtime.invoke('compact', { docIds }) });
+          }
           case '/streams/drain':
             await drainStreams(body.flush === true);
             return reply(200, { drained: true });

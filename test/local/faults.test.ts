@@ -165,6 +165,19 @@ describe('local fault knobs (FM-8)', () => {
     await waitFor(() => b.text().includes('edited after the cache came back'), 'fan-out after the restart');
   });
 
+  it('compacts a document on demand through the compact handler; the snapshot is then served over HTTPS', async () => {
+    const docId = await sharedDocument();
+    const a = await open(docId, alice);
+    a.insertText('compact me');
+    await a.whenSaved();
+    expect((await api<{ version: number }>(stack.origin, alice, 'GET', `/api/docs/${docId}/snapshots/latest`)).body.version).toBe(0);
+    const res = await admin('/compact', { docIds: [docId] });
+    expect(res.status).toBe(200);
+    const latest = await api<{ version: number; url: string }>(stack.origin, alice, 'GET', `/api/docs/${docId}/snapshots/latest`);
+    expect(latest.body.version).toBeGreaterThan(0);
+    expect((await admin('/compact', { docIds: 'nope' })).status).toBe(400);
+  });
+
   it('the admin endpoint validates settings and refuses requests that are not JSON', async () => {
     const bad = await admin('/faults', { dynamoWriteFailureRate: 2 });
     expect(bad.status).toBe(400);
