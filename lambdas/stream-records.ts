@@ -1,8 +1,9 @@
 /**
  * Reading op-log entries out of DynamoDB stream records (NEW_IMAGE), shared by `fanout` and
  * `compact`. In a Lambda event, binary attributes arrive base64-encoded; the local stack delivers
- * the same shape. Only INSERTs of entries (seq > 0) matter: the head item (seq 0, the floor) and
- * the part items of split updates are skipped.
+ * the same shape. Only INSERTs of entries (seq > 0) matter: the head item (seq 0, the floor), the
+ * part items of split updates, and the MODIFYs that turn compacted entries into tombstones (and
+ * the REMOVEs of their TTL expiry) are skipped.
  */
 import type { AttributeValue, DynamoDBRecord } from 'aws-lambda';
 import type { EntryItem } from './adapters/dynamodb-op-log';

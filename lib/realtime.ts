@@ -27,31 +27,23 @@ import { DynamoEventSource, SqsDlq } from 'aws-cdk-lib/aws-lambda-event-sources'
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
+import type { HandlerName } from '../contracts/env';
+import { STREAM_CONSUMERS, type StreamConsumerDefinition } from '../contracts/streams';
+import { AUTHORIZER_IDENTITY_SOURCES, WEBSOCKET_STAGE } from '../contracts/websocket';
 import type { StageConfig } from './config';
 import { acknowledgeEach, nagRef } from './nag';
 import type { ConcordFunction, HandlerFactory, VpcPlacement } from './lambda-defaults';
 import type { Tables } from './tables';
 
-export const WEBSOCKET_STAGE = 'ws';
+// The stage name and identity sources are shared with the local stack's gateway emulator.
+export { AUTHORIZER_IDENTITY_SOURCES, WEBSOCKET_STAGE };
 
-/** The authorizer's identity sources: the cookie and the document id. */
-export const AUTHORIZER_IDENTITY_SOURCES = ['route.request.header.Cookie', 'route.request.querystring.doc'];
-
-/**
- * Lambda event filter shared by both stream consumers: only new op-log entries. The document
- * head (`seq = 0`, the compaction floor), the part items of split updates (`kind = "part"`,
- * read by key when their entry arrives) and every MODIFY/REMOVE (compaction deletes, TTL expiry)
- * are dropped before any invocation is billed. Same rule as lambdas/stream-records.ts.
- */
-export const OP_LOG_ENTRY_FILTER = {
-  eventName: lambda.FilterRule.isEqual('INSERT'),
-  dynamodb: {
-    NewImage: {
-      seq: { N: lambda.FilterRule.notEquals('0') },
-      kind: { S: lambda.FilterRule.notExists() },
-    },
-  },
-};
+/** A stream consumer's settings from contracts/streams.ts (shared with the local emulator). */
+export function streamConsumer(handler: HandlerName): StreamConsumerDefinition {
+  const found = STREAM_CONSUMERS.find((c) => c.handler === handler);
+  if (!found) throw new Error(`contracts/streams.ts defines no stream consumer "${handler}".`);
+  return found;
+}
 
 /** One JSON object per access-log line. */
 export const WEBSOCKET_ACCESS_LOG_FORMAT = JSON.stringify({
@@ -170,7 +162,7 @@ export class Realtime extends Construct {
       integration: new WebSocketLambdaIntegration('ConnectIntegration', this.connect.fn),
       authorizer: new WebSocketLambdaAuthorizer('CookieAuthorizer', this.authorizer.fn, {
         authorizerName: 'cookie',
-        identitySource: AUTHORIZER_IDENTITY_SOURCES,
+        identitySource: [...AUTHORIZER_IDENTITY_SOURCES],
       }),
     });
     const disconnectRoute = this.api.addRoute('$disconnect', {
@@ -215,17 +207,10 @@ export class Realtime extends Construct {
     tables.opLog.grant(this.fanout.fn, 'read');
     this.fanoutFailures = this.failureQueue('FanoutFailures');
     this.fanout.fn.addEventSource(
-      new DynamoEventSource(tables.opLogTable, {
+      this.opLogEventSource(props, streamConsumer('fanout'), {
         startingPosition: lambda.StartingPosition.LATEST,
-        batchSize: 100,
-        maxBatchingWindow: Duration.seconds(0),
         parallelizationFactor: config.streams.fanoutParallelization,
-        bisectBatchOnError: true,
-        retryAttempts: config.streams.retryAttempts,
-        maxRecordAge: config.streams.maxRecordAge,
-        reportBatchItemFailures: true,
-        onFailure: new SqsDlq(this.fanoutFailures),
-        filters: [lambda.FilterCriteria.filter(OP_LOG_ENTRY_FILTER)],
+        onFailure: this.fanoutFailures,
       }),
     );
 
@@ -240,18 +225,11 @@ export class Realtime extends Construct {
     props.grantDatabase(this.compact);
     this.compactFailures = this.failureQueue('CompactFailures');
     this.compact.fn.addEventSource(
-      new DynamoEventSource(tables.opLogTable, {
+      this.opLogEventSource(props, streamConsumer('compact'), {
+        // Compaction must see every entry written while it was being deployed.
         startingPosition: lambda.StartingPosition.TRIM_HORIZON,
-        batchSize: 1000,
-        // Compaction is not latency-sensitive: bigger batches, fewer invocations.
-        maxBatchingWindow: Duration.seconds(10),
         parallelizationFactor: 1,
-        bisectBatchOnError: true,
-        retryAttempts: config.streams.retryAttempts,
-        maxRecordAge: config.streams.maxRecordAge,
-        reportBatchItemFailures: true,
-        onFailure: new SqsDlq(this.compactFailures),
-        filters: [lambda.FilterCriteria.filter(OP_LOG_ENTRY_FILTER)],
+        onFailure: this.compactFailures,
       }),
     );
 
@@ -283,6 +261,30 @@ export class Realtime extends Construct {
         ),
       }),
     );
+  }
+
+  /**
+   * An op-log stream event source: batch, bisect, retries, record age, partial batch responses
+   * and filter from the shared contract; the stage may lengthen retries and record age (prod).
+   */
+  private opLogEventSource(
+    props: RealtimeProps,
+    definition: StreamConsumerDefinition,
+    options: { startingPosition: lambda.StartingPosition; parallelizationFactor: number; onFailure: sqs.IQueue },
+  ): DynamoEventSource {
+    const { streams } = props.config;
+    return new DynamoEventSource(props.tables.opLogTable, {
+      startingPosition: options.startingPosition,
+      batchSize: definition.batchSize,
+      maxBatchingWindow: Duration.seconds(definition.maxBatchingWindowSeconds),
+      parallelizationFactor: options.parallelizationFactor,
+      bisectBatchOnError: definition.bisectBatchOnError,
+      retryAttempts: streams.retryAttempts ?? definition.retryAttempts,
+      maxRecordAge: streams.maxRecordAge ?? Duration.seconds(definition.maxRecordAgeSeconds),
+      reportBatchItemFailures: definition.reportBatchItemFailures,
+      onFailure: new SqsDlq(options.onFailure),
+      filters: (definition.filterPatterns ?? []).map((pattern) => lambda.FilterCriteria.filter(pattern as Record<string, unknown>)),
+    });
   }
 
   /** An encrypted, TLS-only queue holding the metadata of batches a consumer gave up on. */

@@ -7,13 +7,30 @@
  * compacted away the head is the top), then `PutItem seq = top + 1` with `attribute_not_exists`;
  * a writer that loses the race retries with jittered backoff. No transactions (dynalite has none).
  *
+ * Compaction never deletes an entry item: `remove` turns it into a tombstone (`compacted = true`,
+ * payload removed, `expiresAt` = server now + 24 h for DynamoDB TTL, FM-3.5) and deletes its part
+ * items. A writer that read the top before compaction and then puts `top + 1` therefore fails its
+ * `attribute_not_exists` on the tombstone and retries above it, so a number is never handed out
+ * twice (invariant 3); with a plain delete that stale put would succeed. Readers skip tombstones.
+ *
+ * Document size (`document_too_large`, LIMITS.documentBytes): every entry carries `docBytes`, the
+ * running total of update bytes ever appended to the document (previous top's total + its own
+ * size, so it costs no extra write). Compaction records on the head the size of the snapshot it
+ * committed (`snapshotBytes`) and the running total at its floor (`floorDocBytes`). The size of
+ * the stored document is then estimated from the two reads an append already does as
+ * `snapshotBytes + (top.docBytes - floorDocBytes)`: the snapshot plus the uncompacted tail. The
+ * tail is counted as raw update bytes (an upper bound of what it adds to the merged state), so
+ * the estimate errs towards refusing early, and compaction brings it back to the real size.
+ *
  * DynamoDB items max out at 400 KB, so an update above PART_BYTES is stored as part items first
  * (partition `<docId>#part#<uuid>`, sort key = part index, `kind = "part"`) and the entry item
  * then names them. Parts are written before the entry, so any visible entry has all its parts.
  */
 import { randomUUID } from 'node:crypto';
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { AppendInput, Clock, OpLog, OpLogEntry } from '../core/ports';
+import { ConcordError } from '../core/errors';
+import { LIMITS } from '../core/limits';
+import type { AppendInput, Clock, CompactionInfo, OpLog, OpLogEntry } from '../core/ports';
 import { systemClock } from '../core/ports';
 import { backoffMs, inGroups, isConditionalCheckFailed, sleep } from './dynamodb-client';
 
@@ -21,12 +38,29 @@ import { backoffMs, inGroups, isConditionalCheckFailed, sleep } from './dynamodb
 export const PART_BYTES = 350 * 1024;
 const HEAD_SEQ = 0;
 
+/**
+ * How long a tombstone keeps its sequence number taken before DynamoDB TTL deletes it. A stale
+ * conditional put can only come from an append that read the top earlier in the same invocation,
+ * and a Lambda invocation lasts at most 15 minutes, so 24 h leaves a wide margin. Once the
+ * tombstone is gone the head's floor (raised before any tombstone is written) still keeps every
+ * fresh top read above it.
+ */
+export const TOMBSTONE_TTL_SECONDS = 24 * 60 * 60;
+
+/** Tombstone updates issued in parallel by one `remove` (UpdateItem has no batch form). */
+const TOMBSTONE_CONCURRENCY = 16;
+
+/** Attribute names used in expressions (`update` is a DynamoDB reserved word). */
+const NAMES = { '#u': 'update', '#c': 'compacted', '#pk': 'partKey', '#pa': 'parts' } as const;
+
 export interface DynamoOpLogOptions {
   readonly clock?: Clock;
   /** Attempts to claim a sequence number under contention before giving up. */
   readonly maxAttempts?: number;
   /** Inline size limit (tests lower it to exercise parts). */
   readonly partBytes?: number;
+  /** Largest stored document before `document_too_large` (tests lower it). */
+  readonly documentBytes?: number;
 }
 
 /** The stored shape of an entry item (and of a stream record's NEW_IMAGE). */
@@ -41,7 +75,22 @@ export interface EntryItem {
   partKey?: string;
   parts?: number;
   bytes?: number;
+  /** Running total of update bytes appended to the document, this entry included. */
+  docBytes?: number;
+  /** Set when compaction merged the entry: a payload-less tombstone awaiting TTL. */
+  compacted?: boolean;
+  expiresAt?: number;
   kind?: string;
+}
+
+/** What an append learns from its top read. */
+interface TopState {
+  /** The highest sequence number ever handed out or raised to by compaction. */
+  readonly seq: number;
+  /** Running byte total at the top (the base for the next entry's `docBytes`). */
+  readonly docBytes: number;
+  /** Estimated stored size: latest snapshot + uncompacted tail. */
+  readonly documentBytes: number;
 }
 
 export class OpLogContentionError extends Error {
@@ -55,16 +104,23 @@ export class DynamoOpLog implements OpLog {
   private readonly clock: Clock;
   private readonly maxAttempts: number;
   private readonly partBytes: number;
+  private readonly documentBytes: number;
 
   constructor(private readonly db: DynamoDBDocumentClient, private readonly table: string, options: DynamoOpLogOptions = {}) {
     this.clock = options.clock ?? systemClock;
     this.maxAttempts = options.maxAttempts ?? 30;
     this.partBytes = options.partBytes ?? PART_BYTES;
+    this.documentBytes = options.documentBytes ?? LIMITS.documentBytes;
   }
 
-  /** The highest sequence number ever handed out or raised to by compaction. */
+  /** The highest sequence number ever handed out or raised to by compaction (tombstones count). */
   async top(docId: string): Promise<number> {
+    return (await this.topState(docId)).seq;
+  }
+
+  private async topState(docId: string): Promise<TopState> {
     const [latest, head] = await Promise.all([
+      // No filter: tombstones must be seen here, they are what keeps their numbers taken.
       this.db.send(new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: 'docId = :d',
@@ -72,39 +128,66 @@ export class DynamoOpLog implements OpLog {
         ScanIndexForward: false,
         Limit: 1,
         ConsistentRead: true,
-        ProjectionExpression: 'seq, floor',
+        ProjectionExpression: 'seq, floor, docBytes',
       })),
       // The head is normally the top only when the log is empty; reading it too keeps the floor
       // authoritative even if compaction ever removed entries that are not a prefix.
-      this.db.send(new GetCommand({ TableName: this.table, Key: { docId, seq: HEAD_SEQ }, ConsistentRead: true, ProjectionExpression: 'floor' })),
+      this.db.send(new GetCommand({ TableName: this.table, Key: { docId, seq: HEAD_SEQ }, ConsistentRead: true, ProjectionExpression: 'floor, snapshotBytes, floorDocBytes' })),
     ]);
     const item = latest.Items?.[0];
+    const floorDocBytes = Number(head.Item?.floorDocBytes ?? 0);
     const fromTop = item ? (item.seq === HEAD_SEQ ? Number(item.floor ?? 0) : Number(item.seq)) : 0;
-    return Math.max(fromTop, Number(head.Item?.floor ?? 0));
+    // An entry written before running totals existed counts from the floor on.
+    const docBytes = item && item.seq !== HEAD_SEQ && item.docBytes !== undefined ? Math.max(Number(item.docBytes), floorDocBytes) : floorDocBytes;
+    return {
+      seq: Math.max(fromTop, Number(head.Item?.floor ?? 0)),
+      docBytes,
+      documentBytes: Number(head.Item?.snapshotBytes ?? 0) + (docBytes - floorDocBytes),
+    };
+  }
+
+  /** Throws `document_too_large` when `bytes` more would take the document past the limit. */
+  private checkSize(docId: string, top: TopState, bytes: number): void {
+    if (top.documentBytes + bytes > this.documentBytes) {
+      throw new ConcordError('document_too_large', `document ${docId}: about ${top.documentBytes} bytes stored, ${bytes} more would pass ${this.documentBytes}`);
+    }
   }
 
   async append(docId: string, input: AppendInput): Promise<OpLogEntry> {
-    const split = input.update.length > this.partBytes ? await this.writeParts(docId, input.update) : null;
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const seq = (await this.top(docId)) + 1;
-      const serverTime = this.clock.now();
-      const item: EntryItem = {
-        docId,
-        seq,
-        userId: input.userId,
-        connectionId: input.connectionId,
-        serverTime,
-        bytes: input.update.length,
-        ...(split ? { partKey: split.partKey, parts: split.parts } : { update: input.update }),
-      };
-      try {
-        await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(seq)' }));
-        return { docId, seq, update: input.update, userId: input.userId, connectionId: input.connectionId, serverTime };
-      } catch (e) {
-        if (!isConditionalCheckFailed(e)) throw e;
-        await sleep(backoffMs(attempt));
+    const size = input.update.length;
+    // Large updates check the size before writing parts, so a refusal leaves nothing behind.
+    if (size > this.partBytes) this.checkSize(docId, await this.topState(docId), size);
+    const split = size > this.partBytes ? await this.writeParts(docId, input.update) : null;
+    try {
+      for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+        const top = await this.topState(docId);
+        this.checkSize(docId, top, size);
+        const seq = top.seq + 1;
+        const serverTime = this.clock.now();
+        const item: EntryItem = {
+          docId,
+          seq,
+          userId: input.userId,
+          connectionId: input.connectionId,
+          serverTime,
+          bytes: size,
+          docBytes: top.docBytes + size,
+          ...(split ? { partKey: split.partKey, parts: split.parts } : { update: input.update }),
+        };
+        try {
+          // Fails on a live entry and on a tombstone alike: a stale top read cannot reuse a number.
+          await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(seq)' }));
+          return { docId, seq, update: input.update, userId: input.userId, connectionId: input.connectionId, serverTime };
+        } catch (e) {
+          if (!isConditionalCheckFailed(e)) throw e;
+          await sleep(backoffMs(attempt));
+        }
       }
+    } catch (e) {
+      if (split) await this.deleteKeys(Array.from({ length: split.parts }, (_, i) => ({ docId: split.partKey, seq: i }))).catch(() => undefined);
+      throw e;
     }
+    if (split) await this.deleteKeys(Array.from({ length: split.parts }, (_, i) => ({ docId: split.partKey, seq: i }))).catch(() => undefined);
     throw new OpLogContentionError(docId, this.maxAttempts);
   }
 
@@ -113,9 +196,13 @@ export class DynamoOpLog implements OpLog {
   }
 
   async readSince(docId: string, afterSeq: number): Promise<OpLogEntry[]> {
+    // The filter applies per page after the key condition; queryAll follows LastEvaluatedKey, so
+    // a page made only of tombstones (empty after filtering) does not end the read early.
     const items = await this.queryAll({
       TableName: this.table,
       KeyConditionExpression: 'docId = :d AND seq > :s',
+      FilterExpression: 'attribute_not_exists(#c)',
+      ExpressionAttributeNames: { '#c': NAMES['#c'] },
       ExpressionAttributeValues: { ':d': docId, ':s': Math.max(afterSeq, HEAD_SEQ) },
       ConsistentRead: true,
     });
@@ -124,37 +211,67 @@ export class DynamoOpLog implements OpLog {
     return entries;
   }
 
-  async remove(docId: string, seqs: readonly number[]): Promise<void> {
+  async remove(docId: string, seqs: readonly number[], compaction?: CompactionInfo): Promise<void> {
     if (seqs.length === 0) return;
-    const floor = Math.max(...seqs);
-    // Raise the floor first: once it is durable, these numbers can never be handed out again.
+    // Loops, not Math.max(...seqs): spreading a long compaction's seqs overflows the call stack.
+    let floor = HEAD_SEQ;
+    let lowest = Number.POSITIVE_INFINITY;
+    for (const s of seqs) {
+      if (s > floor) floor = s;
+      if (s > HEAD_SEQ && s < lowest) lowest = s;
+    }
+    const wanted = new Set(seqs.filter((s) => s > HEAD_SEQ));
+    const present = wanted.size === 0 ? [] : await this.queryAll({
+      TableName: this.table,
+      KeyConditionExpression: 'docId = :d AND seq BETWEEN :lo AND :hi',
+      ExpressionAttributeNames: { '#c': NAMES['#c'], '#pk': NAMES['#pk'], '#pa': NAMES['#pa'] },
+      ExpressionAttributeValues: { ':d': docId, ':lo': lowest, ':hi': floor },
+      ConsistentRead: true,
+      ProjectionExpression: 'seq, #pk, #pa, docBytes, #c',
+    });
+    // Raise the floor first: once it is durable, a fresh top read never goes below these numbers.
+    // With the snapshot's size, the head also restarts the document's size estimate from it.
+    const atFloor = present.find((item) => Number(item.seq) === floor);
+    const sized = compaction && atFloor?.docBytes !== undefined;
     try {
       await this.db.send(new UpdateCommand({
         TableName: this.table,
         Key: { docId, seq: HEAD_SEQ },
-        UpdateExpression: 'SET floor = :f',
+        UpdateExpression: sized ? 'SET floor = :f, snapshotBytes = :sb, floorDocBytes = :fd' : 'SET floor = :f',
         ConditionExpression: 'attribute_not_exists(floor) OR floor < :f',
-        ExpressionAttributeValues: { ':f': floor },
+        ExpressionAttributeValues: { ':f': floor, ...(sized ? { ':sb': compaction.snapshotBytes, ':fd': Number(atFloor.docBytes) } : {}) },
       }));
     } catch (e) {
       if (!isConditionalCheckFailed(e)) throw e; // already at or above: nothing to raise
     }
-    const wanted = new Set(seqs.filter((s) => s > HEAD_SEQ));
-    if (wanted.size === 0) return;
-    const present = await this.queryAll({
-      TableName: this.table,
-      KeyConditionExpression: 'docId = :d AND seq BETWEEN :lo AND :hi',
-      ExpressionAttributeValues: { ':d': docId, ':lo': Math.min(...wanted), ':hi': floor },
-      ConsistentRead: true,
-      ProjectionExpression: 'seq, partKey, parts',
-    });
-    const keys: Record<string, unknown>[] = [];
-    for (const item of present) {
-      if (!wanted.has(Number(item.seq))) continue;
-      keys.push({ docId, seq: Number(item.seq) });
-      if (item.partKey) for (let i = 0; i < Number(item.parts); i++) keys.push({ docId: item.partKey, seq: i });
+    const live = present.filter((item) => wanted.has(Number(item.seq)) && !item.compacted);
+    const expiresAt = Math.floor(this.clock.now() / 1000) + TOMBSTONE_TTL_SECONDS;
+    let next = 0;
+    const worker = async () => {
+      while (next < live.length) {
+        const seq = Number(live[next++].seq);
+        try {
+          await this.db.send(new UpdateCommand({
+            TableName: this.table,
+            Key: { docId, seq },
+            UpdateExpression: 'SET #c = :t, expiresAt = :e REMOVE #u',
+            // Never creates an item: a tombstone already swept by TTL stays gone.
+            ConditionExpression: 'attribute_exists(seq)',
+            ExpressionAttributeNames: { '#c': NAMES['#c'], '#u': NAMES['#u'] },
+            ExpressionAttributeValues: { ':t': true, ':e': expiresAt },
+          }));
+        } catch (e) {
+          if (!isConditionalCheckFailed(e)) throw e;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(TOMBSTONE_CONCURRENCY, live.length) }, worker));
+    // Parts go only after their entry is a tombstone, so no readable entry ever lacks its parts.
+    const partKeys: Record<string, unknown>[] = [];
+    for (const item of live) {
+      if (item.partKey) for (let i = 0; i < Number(item.parts); i++) partKeys.push({ docId: item.partKey, seq: i });
     }
-    await this.deleteKeys(keys);
+    await this.deleteKeys(partKeys);
   }
 
   /**

@@ -136,7 +136,7 @@ export async function compact(docId: string, opLog: OpLog, snapshots: SnapshotSt
     name: null,
   });
   if (!committed) return { status: 'conflict' };
-  await opLog.remove(docId, entries.map((e) => e.seq));
+  await opLog.remove(docId, entries.map((e) => e.seq), { snapshotBytes: state.length });
   return { status: 'compacted', version, merged: fresh.length, bytes: state.length };
 }
 

@@ -4,19 +4,32 @@
  * core's property tests. Also used by a browser client for chunk reassembly.
  */
 import type {
-  AppendInput, Broadcaster, Cache, ChunkPiece, ChunkStore, Clock, Connection, Connections, DocumentMeta,
+  AppendInput, Broadcaster, Cache, ChunkPiece, ChunkStore, Clock, CompactionInfo, Connection, Connections, DocumentMeta,
   Documents, OpLog, OpLogEntry, PostResult, Role, Snapshot, SnapshotInfo, SnapshotStore,
 } from './ports';
 import { systemClock } from './ports';
+import { ConcordError } from './errors';
+import { LIMITS } from './limits';
 
 export class MemoryOpLog implements OpLog {
   private readonly entries = new Map<string, OpLogEntry[]>();
   private readonly floors = new Map<string, number>();
-  constructor(private readonly clock: Clock = systemClock) {}
+  private readonly snapshotBytes = new Map<string, number>();
+  private readonly documentBytes: number;
+  constructor(private readonly clock: Clock = systemClock, options: { readonly documentBytes?: number } = {}) {
+    this.documentBytes = options.documentBytes ?? LIMITS.documentBytes;
+  }
 
   async append(docId: string, input: AppendInput): Promise<OpLogEntry> {
     const list = this.entries.get(docId) ?? [];
-    const top = Math.max(this.floors.get(docId) ?? 0, list.length ? list[list.length - 1].seq : 0);
+    const floor = this.floors.get(docId) ?? 0;
+    // Same estimate as the DynamoDB log: latest snapshot + raw bytes of the uncompacted tail.
+    let stored = this.snapshotBytes.get(docId) ?? 0;
+    for (const e of list) if (e.seq > floor) stored += e.update.length;
+    if (stored + input.update.length > this.documentBytes) {
+      throw new ConcordError('document_too_large', `document ${docId}: about ${stored} bytes stored, ${input.update.length} more would pass ${this.documentBytes}`);
+    }
+    const top = Math.max(floor, list.length ? list[list.length - 1].seq : 0);
     const entry: OpLogEntry = { docId, seq: top + 1, update: input.update, userId: input.userId, connectionId: input.connectionId, serverTime: this.clock.now() };
     list.push(entry);
     this.entries.set(docId, list);
@@ -28,12 +41,14 @@ export class MemoryOpLog implements OpLog {
   async readSince(docId: string, afterSeq: number): Promise<OpLogEntry[]> {
     return (this.entries.get(docId) ?? []).filter((e) => e.seq > afterSeq);
   }
-  async remove(docId: string, seqs: readonly number[]): Promise<void> {
+  async remove(docId: string, seqs: readonly number[], compaction?: CompactionInfo): Promise<void> {
     if (seqs.length === 0) return;
     // A loop, not Math.max(...seqs): spreading a long compaction's seqs overflows the call stack.
-    let floor = this.floors.get(docId) ?? 0;
+    const before = this.floors.get(docId) ?? 0;
+    let floor = before;
     for (const seq of seqs) if (seq > floor) floor = seq;
     this.floors.set(docId, floor);
+    if (compaction && floor > before) this.snapshotBytes.set(docId, compaction.snapshotBytes);
     const drop = new Set(seqs);
     this.entries.set(docId, (this.entries.get(docId) ?? []).filter((e) => !drop.has(e.seq)));
   }

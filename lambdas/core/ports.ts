@@ -40,9 +40,17 @@ export interface OpLog {
   readSince(docId: string, afterSeq: number): Promise<OpLogEntry[]>;
   /**
    * Removes exactly the given entries after compaction merged them. Raises the document's
-   * sequence floor to max(seqs) first, so those numbers are never handed out again.
+   * sequence floor to max(seqs) first, so those numbers are never handed out again. `compaction`
+   * (when the entries went into a new snapshot) lets the log restart its document-size estimate
+   * from the snapshot's size (`document_too_large`, LIMITS.documentBytes).
    */
-  remove(docId: string, seqs: readonly number[]): Promise<void>;
+  remove(docId: string, seqs: readonly number[], compaction?: CompactionInfo): Promise<void>;
+}
+
+/** What compaction tells the op log about the snapshot that now holds the removed entries. */
+export interface CompactionInfo {
+  /** Size of the committed snapshot's state, bytes. */
+  readonly snapshotBytes: number;
 }
 
 export interface Snapshot {
