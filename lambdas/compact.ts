@@ -37,7 +37,7 @@ export async function compactDocument(docId: string): Promise<CompactionResult> 
 export async function applyRetention(docId: string): Promise<number> {
   try {
     const snapshots = runtime.snapshots();
-    const doomed = versionsToPrune(await snapshots.list(docId));
+    const doomed = versionsToPrune(await snapshots.list(docId), runtime.clock().now());
     const deleted = await snapshots.deleteVersions(docId, doomed);
     if (deleted > 0) getLogger().info('Automatic versions thinned', { docId, deleted });
     return deleted;

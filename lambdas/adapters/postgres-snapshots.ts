@@ -163,18 +163,44 @@ export class PostgresSnapshotStore implements SnapshotStore {
   }
 
   /**
-   * Deletes the given automatic versions (chosen by core `versionsToPrune`). Guarded in SQL too:
-   * a named version and the document's latest version are never deleted, even if a name was
-   * given or a newer snapshot committed after the caller listed them.
+   * Deletes the given automatic versions (chosen by core `versionsToPrune`), in one transaction.
+   * The next kept version takes over each deleted one's authors and base, so the list still reads
+   * as one linear chain in which every version names everyone who contributed since the previous
+   * one (FM-7.3). Guarded in SQL too: a named version and the latest version are never deleted,
+   * even if a name was given or a newer snapshot committed after the caller listed them.
    */
   async deleteVersions(docId: string, versions: readonly number[]): Promise<number> {
     if (versions.length === 0) return 0;
-    const result = await this.pool.query(
-      `DELETE FROM snapshots s WHERE s.doc_id = $1 AND s.version = ANY($2::bigint[]) AND s.name IS NULL
-         AND s.version < (SELECT latest_version FROM snapshot_heads h WHERE h.doc_id = $1)`,
-      [docId, versions.map(String)],
-    );
-    return result.rowCount ?? 0;
+    const client = await this.pool.connect();
+    let deleted = 0;
+    try {
+      await client.query('BEGIN');
+      // Newest first: each deletion hands its base to the next kept version, which may itself have
+      // just received the base of a newer deleted one.
+      for (const version of [...versions].sort((a, b) => b - a)) {
+        const { rows } = await client.query<{ base_version: string | null; authors: string[] }>(
+          `DELETE FROM snapshots WHERE doc_id = $1 AND version = $2 AND name IS NULL
+             AND version < (SELECT latest_version FROM snapshot_heads WHERE doc_id = $1)
+           RETURNING base_version, authors`,
+          [docId, version],
+        );
+        if (rows.length === 0) continue;
+        deleted++;
+        await client.query(
+          `UPDATE snapshots SET base_version = $3,
+             authors = ARRAY(SELECT DISTINCT a FROM unnest(authors || $4::text[]) AS a ORDER BY a)
+           WHERE doc_id = $1 AND version = (SELECT min(version) FROM snapshots WHERE doc_id = $1 AND version > $2)`,
+          [docId, version, rows[0].base_version, rows[0].authors ?? []],
+        );
+      }
+      await client.query('COMMIT');
+      return deleted;
+    } catch (e) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw e;
+    } finally {
+      client.release();
+    }
   }
 
   async commit(snapshot: Snapshot): Promise<boolean> {

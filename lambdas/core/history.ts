@@ -224,6 +224,13 @@ export function compareBlocks(versionKeys: readonly string[], currentKeys: reado
 
 /** Automatic versions are thinned to at most one per window of this length (docs/history.md). */
 export const AUTOMATIC_VERSION_WINDOW_MS = 5 * 60 * 1000;
+/** Automatic versions younger than this are all kept (fine-grained recent history). */
+export const RECENT_VERSIONS_MS = 60 * 60 * 1000;
+
+export interface RetentionPolicy {
+  readonly windowMs?: number;
+  readonly recentMs?: number;
+}
 
 export interface RetainedVersion {
   readonly version: number;
@@ -233,11 +240,14 @@ export interface RetainedVersion {
 
 /**
  * The retention rule (docs/history.md): every named version is kept; the latest version is kept
- * (it is the document's base); of the automatic ones, the newest in each `windowMs` window of
- * creation time is kept. Returns the versions to delete, ascending. Every snapshot holds the whole
- * document state, so deleting one never makes another unloadable.
+ * (it is the document's base); automatic versions created less than `recentMs` before `now` are
+ * kept; older automatic ones are thinned to the newest in each `windowMs` window of creation time.
+ * Returns the versions to delete, ascending. Every snapshot holds the whole document state, so
+ * deleting one never makes another unloadable.
  */
-export function versionsToPrune(versions: readonly RetainedVersion[], windowMs: number = AUTOMATIC_VERSION_WINDOW_MS): number[] {
+export function versionsToPrune(versions: readonly RetainedVersion[], now: number, policy: RetentionPolicy = {}): number[] {
+  const windowMs = policy.windowMs ?? AUTOMATIC_VERSION_WINDOW_MS;
+  const recentMs = policy.recentMs ?? RECENT_VERSIONS_MS;
   if (versions.length === 0) return [];
   const latest = Math.max(...versions.map((v) => v.version));
   const newestPerWindow = new Map<number, number>();
@@ -247,7 +257,8 @@ export function versionsToPrune(versions: readonly RetainedVersion[], windowMs: 
     newestPerWindow.set(window, Math.max(newestPerWindow.get(window) ?? 0, v.version));
   }
   return versions
-    .filter((v) => !v.name && v.version !== latest && newestPerWindow.get(Math.floor(v.createdAt / windowMs)) !== v.version)
+    .filter((v) => !v.name && v.version !== latest && now - v.createdAt >= recentMs)
+    .filter((v) => newestPerWindow.get(Math.floor(v.createdAt / windowMs)) !== v.version)
     .map((v) => v.version)
     .sort((a, b) => a - b);
 }

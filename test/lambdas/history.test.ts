@@ -8,7 +8,7 @@ import * as Y from 'yjs';
 import { handler as api } from '../../lambdas/api';
 import { handler as compactHandler } from '../../lambdas/compact';
 import { handler as fanout } from '../../lambdas/fanout';
-import { BODY_FIELD, versionText } from '../../lambdas/core/history';
+import { AUTOMATIC_VERSION_WINDOW_MS, BODY_FIELD, RECENT_VERSIONS_MS, versionText } from '../../lambdas/core/history';
 import { loadState } from '../../lambdas/core/document';
 import { runtime } from '../../lambdas/runtime';
 import { httpEvent, startHarness, waitFor, wsClient, type Harness, type WsClient } from '../support/lambda-harness';
@@ -128,25 +128,41 @@ describe('version history (issue 9)', () => {
     expect(await runtime.opLog().readAll(docId)).toHaveLength(1);
   });
 
-  it('retention: compaction thins older automatic versions in the same window but keeps named ones and the latest', async () => {
+  it('retention: compaction thins older automatic versions to one per window, keeps named, recent and latest, and folds authors forward', async () => {
     const docId = await h.createDocument('olivia');
     const olivia = await openClient('olivia', docId);
-    const compactedVersions: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      olivia.doc.getXmlFragment(BODY_FIELD).insert(i, [paragraph(`Step ${i}`)]);
+    const W = AUTOMATIC_VERSION_WINDOW_MS;
+    const windowStart = Math.floor((Date.now() - RECENT_VERSIONS_MS - 10 * W) / W) * W;
+    const createdAt = [windowStart + 1000, windowStart + 2000, windowStart + 3000, windowStart + W + 1000, windowStart + W + 2000];
+    // Five older versions, as earlier compactions would have left them (seq k = version k).
+    for (let k = 1; k <= 5; k++) {
+      olivia.doc.getXmlFragment(BODY_FIELD).insert(k - 1, [paragraph(`Step ${k}`)]);
       await olivia.sync();
-      const result = (await compactHandler({ docIds: [docId] })).results[docId];
-      expect(result.status).toBe('compacted');
-      compactedVersions.push((result as { version: number }).version);
-      if (i === 0) expect((await call('olivia', 'POST', `/api/docs/${docId}/versions`, { name: 'First step' })).statusCode).toBe(201);
+      const committed = await runtime.snapshots().commit({
+        docId,
+        version: k,
+        baseVersion: k === 1 ? null : k - 1,
+        state: Y.encodeStateAsUpdate(olivia.doc),
+        authors: [`author${k}`],
+        createdAt: createdAt[k - 1],
+        name: k === 3 ? 'Kept' : null,
+      });
+      expect(committed).toBe(true);
     }
-    const versions = json(await call('olivia', 'GET', `/api/docs/${docId}/versions`)).versions as { version: number; name: string | null }[];
-    // All three compactions fall in one 5-minute window: the middle automatic one is thinned.
-    expect(versions.map((v) => [v.version, v.name])).toEqual([
-      [compactedVersions[2], null],
-      [compactedVersions[0], 'First step'],
+    olivia.doc.getXmlFragment(BODY_FIELD).insert(5, [paragraph('Step 6')]);
+    await olivia.sync();
+    expect((await compactHandler({ docIds: [docId] })).results[docId]).toMatchObject({ status: 'compacted', version: 6 });
+
+    const versions = json(await call('olivia', 'GET', `/api/docs/${docId}/versions`)).versions as { version: number; name: string | null; authors: string[] }[];
+    expect(versions.map((v) => [v.version, v.name, v.authors])).toEqual([
+      [6, null, ['olivia']],
+      [5, null, ['author4', 'author5']],
+      [3, 'Kept', ['author3']],
+      [2, null, ['author1', 'author2']],
     ]);
-    // The document is intact.
-    expect(await storedText(docId)).toBe('Step 0\nStep 1\nStep 2');
+    const chain = (await runtime.snapshots().list(docId)).sort((x, y) => x.version - y.version);
+    expect(chain.map((s) => s.baseVersion)).toEqual([null, 2, 3, 5]);
+    expect(versionText((await runtime.snapshots().get(docId, 2))!.state)).toBe('Step 1\nStep 2');
+    expect(await storedText(docId)).toBe('Step 1\nStep 2\nStep 3\nStep 4\nStep 5\nStep 6');
   });
 });

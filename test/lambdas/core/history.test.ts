@@ -14,6 +14,7 @@ import {
   versionsToPrune,
   versionText,
   AUTOMATIC_VERSION_WINDOW_MS,
+  RECENT_VERSIONS_MS,
 } from '../../../lambdas/core/history';
 
 function paragraph(text: string, marks?: Record<string, unknown>): Y.XmlElement {
@@ -157,19 +158,27 @@ describe('compareBlocks', () => {
 
 describe('versionsToPrune (docs/history.md)', () => {
   const W = AUTOMATIC_VERSION_WINDOW_MS;
-  it('keeps named versions, the latest, and the newest automatic version per window', () => {
+  const now = 100 * W;
+  const old = now - RECENT_VERSIONS_MS - 10 * W;
+  it('keeps named versions, the latest, recent ones, and the newest older automatic version per window', () => {
     const versions = [
-      { version: 10, createdAt: 0 * W + 1, name: null },
-      { version: 20, createdAt: 0 * W + 2, name: 'Draft sent to legal' },
-      { version: 30, createdAt: 0 * W + 3, name: null },
-      { version: 40, createdAt: 1 * W + 1, name: null },
-      { version: 50, createdAt: 3 * W + 1, name: null },
-      { version: 60, createdAt: 3 * W + 2, name: null },
-      { version: 70, createdAt: 3 * W + 3, name: null },
+      { version: 10, createdAt: old + 1, name: null },
+      { version: 20, createdAt: old + 2, name: 'Draft sent to legal' },
+      { version: 30, createdAt: old + 3, name: null },
+      { version: 40, createdAt: old + W + 1, name: null },
+      { version: 50, createdAt: old + 3 * W + 1, name: null },
+      { version: 60, createdAt: old + 3 * W + 2, name: null },
+      { version: 70, createdAt: old + 3 * W + 3, name: null },
+      // Recent: all kept even within one window.
+      { version: 80, createdAt: now - 3, name: null },
+      { version: 90, createdAt: now - 2, name: null },
+      { version: 100, createdAt: now - 1, name: null },
     ];
-    expect(versionsToPrune(versions)).toEqual([10, 50, 60]);
-    expect(versionsToPrune([])).toEqual([]);
-    expect(versionsToPrune([{ version: 1, createdAt: 5 }])).toEqual([]);
+    expect(versionsToPrune(versions, now)).toEqual([10, 50, 60]);
+    expect(versionsToPrune(versions, now, { recentMs: 0 })).toEqual([10, 50, 60, 80, 90]);
+    expect(versionsToPrune([], now)).toEqual([]);
+    // The latest is kept even when it is old and shares a window with nothing newer.
+    expect(versionsToPrune([{ version: 1, createdAt: 5 }, { version: 2, createdAt: 4 }], now)).toEqual([1]);
   });
 });
 
