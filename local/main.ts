@@ -72,7 +72,37 @@ async function main(): Promise<void> {
   const maxAge = integer('--ws-max-age-ms', values['ws-max-age-ms'] as string | undefined, 2 * 3600_000, 1);
 
   process.stdout.write('Concord local stack\n');
-  let stack: LocalStack;
+  // Signals are handled from the start: Ctrl-C during start-up waits for the components that are
+  // starting (PGlite may be creating its database) and stops them, instead of leaving them half-written.
+  let stack: LocalStack | null = null;
+  let stopRequested: string | null = null;
+  let shuttingDown = false;
+  const shutdown = (signal: string) => {
+    if (shuttingDown || (stopRequested && !stack)) {
+      process.stderr.write('concord: forced exit\n');
+      process.exit(130);
+    }
+    if (!stack) {
+      stopRequested = signal;
+      process.stdout.write(`\n${signal}: stopping as soon as start-up finishes (press Ctrl-C again to force)...\n`);
+      return;
+    }
+    shuttingDown = true;
+    process.stdout.write(`\n${signal}: shutting down (closing sockets, flushing the stream)...\n`);
+    stack
+      .stop()
+      .then(() => {
+        process.stdout.write('stopped\n');
+        process.exit(0);
+      })
+      .catch((e) => {
+        process.stderr.write(`concord: error [stop_failed]: ${(e as Error).message}\n`);
+        process.exit(1);
+      });
+  };
+  process.on('SIGINT', () => shutdown('SIGINT'));
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+
   try {
     stack = await startLocalStack({
       root,
@@ -93,29 +123,8 @@ async function main(): Promise<void> {
     if (e instanceof LocalStackError) fail(e.code, e.message, e.exitCode);
     fail('start_failed', `${(e as Error)?.message ?? String(e)}`, 1);
   }
+  if (stopRequested) return shutdown(stopRequested);
   process.stdout.write(`\nOpen ${stack.origin}/ in your browser.\nready\n`);
-
-  let shuttingDown = false;
-  const shutdown = (signal: string) => {
-    if (shuttingDown) {
-      process.stderr.write('concord: forced exit\n');
-      process.exit(130);
-    }
-    shuttingDown = true;
-    process.stdout.write(`\n${signal}: shutting down (closing sockets, flushing the stream)...\n`);
-    stack
-      .stop()
-      .then(() => {
-        process.stdout.write('stopped\n');
-        process.exit(0);
-      })
-      .catch((e) => {
-        process.stderr.write(`concord: error [stop_failed]: ${(e as Error).message}\n`);
-        process.exit(1);
-      });
-  };
-  process.on('SIGINT', () => shutdown('SIGINT'));
-  process.on('SIGTERM', () => shutdown('SIGTERM'));
 }
 
 // A handler's stray rejection is logged, not fatal: in Lambda it would end one container, not the service.
