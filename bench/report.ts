@@ -13,14 +13,15 @@ export function renderMarkdown(r: BenchResults): string {
   for (const p of r.verification.problems) L.push(`- ${p}`);
   L.push('');
   L.push('## Edit-to-peer latency', '');
-  L.push(`Each client types keystrokes from the automerge-paper trace at its own line, ${r.config.ratePerClient} keystrokes/s (Poisson), for the run's duration; latency runs from the local transaction to the moment the update is applied at each other client (all clients share one process and clock). Deletions are included in the load but only insertions are timed (they advance the sender's clock).`, '');
-  L.push('| clients | server | edits | p50 ms | p99 ms | ack p50 ms | ack p99 ms | server CPU µs/edit | frames/update/recipient | bytes/update/recipient | p50 ratio | p99 ratio |');
+  L.push(`Each client types keystrokes from the automerge-paper trace at its own line, at the listed keystrokes/s (Poisson arrivals; 5/s is 60 wpm), for the run's duration; latency runs from the local transaction to the moment the update is applied at each other client (all clients share one process and clock). Deletions are included in the load but only insertions are timed (they advance the sender's clock).`, '');
+  L.push('| clients × keystrokes/s | server | edits | p50 ms | p99 ms | ack p50 ms | ack p99 ms | server CPU µs/edit | frames/update/recipient | bytes/update/recipient | p50 ratio | p99 ratio |');
   L.push('|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const run of r.latency) {
-    const concord = r.latency.find((x) => x.clients === run.clients && x.kind === 'concord');
+    const concord = r.latency.find((x) => x.clients === run.clients && x.ratePerClient === run.ratePerClient && x.kind === 'concord');
     const ratio = (a?: number | null, b?: number | null) => (run.kind === 'concord' || a == null || b == null || b === 0 ? '' : `${(a / b).toFixed(1)}×`);
-    L.push(`| ${run.clients} | ${run.kind} | ${run.edits} | ${fmt(run.editToPeerMs.p50)} | ${fmt(run.editToPeerMs.p99)} | ${run.ackMs ? fmt(run.ackMs.p50) : 'no acks'} | ${run.ackMs ? fmt(run.ackMs.p99) : ''} | ${fmt(run.serverCpuUsPerEdit, 0)} | ${fmt(run.framesPerUpdatePerRecipient, 2)} | ${fmt(run.bytesPerUpdatePerRecipient)} | ${ratio(concord?.editToPeerMs.p50, run.editToPeerMs.p50)} | ${ratio(concord?.editToPeerMs.p99, run.editToPeerMs.p99)} |`);
+    L.push(`| ${run.clients} × ${run.ratePerClient} | ${run.kind} | ${run.edits} | ${fmt(run.editToPeerMs.p50)} | ${fmt(run.editToPeerMs.p99)} | ${run.ackMs ? fmt(run.ackMs.p50) : 'no acks'} | ${run.ackMs ? fmt(run.ackMs.p99) : ''} | ${fmt(run.serverCpuUsPerEdit, 0)} | ${fmt(run.framesPerUpdatePerRecipient, 2)} | ${fmt(run.bytesPerUpdatePerRecipient)} | ${ratio(concord?.editToPeerMs.p50, run.editToPeerMs.p50)} | ${ratio(concord?.editToPeerMs.p99, run.editToPeerMs.p99)} |`);
   }
+  for (const sk of r.skipped ?? []) L.push(`| ${sk.clients} × ${sk.ratePerClient} | ${sk.kind} | | ${sk.reason} | | | | | | | | |`);
   L.push('', 'Ratios are Concord ÷ that peer in the same run. Concord acknowledges after the durable op-log write; the peers: ' + PEER_NOTE + '. Server CPU is the whole server process tree (Concord: the local stack with its embedded DynamoDB, PostgreSQL and gateway emulators) divided by edits, 10 ms tick resolution.', '');
   L.push(`**Load at which Concord's p99 passes 100 ms:** ${r.concordP99Over100ms}`, '');
   L.push('## Server work per edit (in process, Concord core)', '');
@@ -72,8 +73,8 @@ const COLORS: Record<string, string> = { concord: '#2563eb', 'y-websocket': '#16
 /** Grouped bars (p50 solid, p99 light) of edit-to-peer latency per client count, log scale. */
 export function renderSvg(r: BenchResults): string {
   const kinds = ['concord', 'y-websocket', 'hocuspocus'];
-  const counts = [...new Set(r.latency.map((x) => x.clients))];
-  const W = 760;
+  const counts = [...new Set(r.latency.map((x) => `${x.clients}×${x.ratePerClient}`))];
+  const W = 860;
   const H = 380;
   const left = 60;
   const bottom = 320;
@@ -97,15 +98,15 @@ export function renderSvg(r: BenchResults): string {
   counts.forEach((n, gi) => {
     const gx = left + gi * groupW + barW / 2;
     kinds.forEach((k, ki) => {
-      const run = r.latency.find((x) => x.clients === n && x.kind === k);
+      const run = r.latency.find((x) => `${x.clients}×${x.ratePerClient}` === n && x.kind === k);
       if (!run) return;
       const x0 = gx + ki * 2 * barW;
       for (const [j, v] of [run.editToPeerMs.p50, run.editToPeerMs.p99].entries()) {
         if (v == null) continue;
-        out.push(`<rect x="${(x0 + j * barW).toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(bottom - y(v)).toFixed(1)}" fill="${COLORS[k]}" fill-opacity="${j ? 0.45 : 1}"><title>${k}, ${n} clients, ${j ? 'p99' : 'p50'} ${v} ms</title></rect>`);
+        out.push(`<rect x="${(x0 + j * barW).toFixed(1)}" y="${y(v).toFixed(1)}" width="${(barW - 2).toFixed(1)}" height="${(bottom - y(v)).toFixed(1)}" fill="${COLORS[k]}" fill-opacity="${j ? 0.45 : 1}"><title>${k}, ${n} keystrokes/s, ${j ? 'p99' : 'p50'} ${v} ms</title></rect>`);
       }
     });
-    out.push(`<text x="${(gx + kinds.length * barW).toFixed(1)}" y="${bottom + 18}" text-anchor="middle">${n} clients</text>`);
+    out.push(`<text x="${(gx + kinds.length * barW).toFixed(1)}" y="${bottom + 18}" text-anchor="middle">${n}/s</text>`);
   });
   kinds.forEach((k, i) => {
     out.push(`<rect x="${left + i * 150}" y="${H - 30}" width="12" height="12" fill="${COLORS[k]}"/><text x="${left + i * 150 + 18}" y="${H - 20}">${k}</text>`);

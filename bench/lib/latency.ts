@@ -78,6 +78,7 @@ export interface LoadOptions {
 export interface LoadResult {
   readonly kind: ServerKind;
   readonly clients: number;
+  readonly ratePerClient: number;
   readonly edits: number;
   readonly typingMs: number;
   readonly settleMs: number;
@@ -199,6 +200,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
     return {
       kind: target.kind,
       clients: n,
+      ratePerClient: options.ratePerClient,
       edits,
       typingMs: round(typingMs),
       settleMs: round(settleMs),
