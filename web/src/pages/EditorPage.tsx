@@ -16,6 +16,7 @@ import { PresenceList } from '../editor/PresenceList';
 import { ShareDialog } from '../editor/ShareDialog';
 import { StatusIndicator, useSyncStatus } from '../editor/StatusIndicator';
 import { openDocument, type OpenedDocument } from '../sync/open-document';
+import { HistoryPanel } from '../history/HistoryPanel';
 
 type Meta =
   | { status: 'loading' }
@@ -42,6 +43,7 @@ export default function EditorPage({ docId, me }: Props) {
   const [opened, setOpened] = useState<OpenedDocument | null>(null);
   const [openError, setOpenError] = useState<string | null>(null);
   const [sharing, setSharing] = useState(false);
+  const [showHistory, setShowHistory] = useState(false);
 
   useEffect(() => cacheLoadedAssets(), []);
 
@@ -136,6 +138,9 @@ export default function EditorPage({ docId, me }: Props) {
         <div className="doc-bar-right">
           {opened && <StatusIndicator provider={opened.provider} />}
           {opened && <PresenceList awareness={opened.awareness} />}
+          <button type="button" className="btn" onClick={() => setShowHistory((v) => !v)} disabled={meta.offline || !opened} aria-expanded={showHistory} title={meta.offline ? 'Version history needs a connection' : undefined}>
+            History
+          </button>
           <button type="button" className={doc.role === 'owner' ? 'btn primary' : 'btn'} onClick={() => setSharing(true)} disabled={meta.offline} title={meta.offline ? 'Sharing needs a connection' : undefined}>
             {doc.role === 'owner' ? 'Share' : 'Members'}
           </button>
@@ -153,6 +158,7 @@ export default function EditorPage({ docId, me }: Props) {
       ) : (
         !openError && <Spinner label="Loading the document" />
       )}
+      {showHistory && opened && <HistoryPanel docId={docId} doc={opened.doc} role={doc.role} onClose={() => setShowHistory(false)} />}
       {sharing && <ShareDialog docId={docId} title={doc.title} me={me} myRole={doc.role} members={doc.members ?? []} onMembersChanged={setMembers} onClose={() => setSharing(false)} />}
     </main>
   );
