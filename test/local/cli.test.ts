@@ -1,7 +1,7 @@
 /**
  * `npm start` start-up errors: one clear line with a code and an exit status, never a stack trace.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -26,6 +26,23 @@ describe('npm start: start-up errors', () => {
     expect(result.code).toBe(3);
     expect(result.stderr.trim()).toBe(`concord: error [port_in_use]: Port ${port} on 127.0.0.1 is already in use. Stop the other program or pass --port <another>.`);
     noStackTrace(result.stderr + result.stdout);
+  });
+
+  it('--reset wipes a Concord data folder before anything starts (even when start-up then fails)', async () => {
+    const blocker: Server = createServer();
+    await new Promise<void>((r) => blocker.listen(0, '127.0.0.1', r));
+    cleanups.push(() => new Promise<void>((r) => blocker.close(() => r())));
+    const { port } = blocker.address() as AddressInfo;
+    const data = tempDataDir();
+    cleanups.push(data.remove);
+    mkdirSync(join(data.dir, 'dynamodb'), { recursive: true });
+    writeFileSync(join(data.dir, 'concord-local.json'), JSON.stringify({ format: 1 }));
+    writeFileSync(join(data.dir, 'dynamodb', 'old-data.ldb'), 'old');
+    // The port is taken, so the run stops right after preparing the data folder.
+    const result = await runCli(['--port', String(port), '--data-dir', data.dir, '--no-build', '--reset']);
+    expect(result.code).toBe(3);
+    expect(existsSync(join(data.dir, 'dynamodb', 'old-data.ldb'))).toBe(false);
+    expect(JSON.parse(readFileSync(join(data.dir, 'concord-local.json'), 'utf8')).format).toBe(1);
   });
 
   it('a corrupt data folder exits with code 4 and says how to recover', async () => {
