@@ -68,8 +68,12 @@ export interface StageConfig {
   readonly streams: {
     /** Concurrent batches per shard for fan-out (order per document is kept by DynamoDB). */
     readonly fanoutParallelization: number;
-    readonly retryAttempts: number;
-    readonly maxRecordAge: Duration;
+    /**
+     * Overrides of contracts/streams.ts (which holds the dev values shared with the local stack):
+     * retries before a record goes to the on-failure queue, and the oldest record still delivered.
+     */
+    readonly retryAttempts?: number;
+    readonly maxRecordAge?: Duration;
   };
   readonly handlers: {
     readonly compactAfterEntries: number;
@@ -117,7 +121,7 @@ const BASE: Record<StageName, Omit<StageConfig, 'customDomain' | 'alarmEmail' | 
     cache: { nodeType: 'cache.t4g.micro', numCacheClusters: 2, snapshotRetentionDays: 1 },
     websocketThrottle: { rateLimit: 200, burstLimit: 400 },
     httpThrottle: { rateLimit: 100, burstLimit: 200 },
-    streams: { fanoutParallelization: 1, retryAttempts: 5, maxRecordAge: Duration.hours(1) },
+    streams: { fanoutParallelization: 1 },
     handlers: { compactAfterEntries: 200, rateLimitPerSecond: 50, logLevel: 'DEBUG' },
     auth: { domainPrefix: 'concord-dev', mfa: 'optional', threatProtection: false, refreshTokenValidity: Duration.days(30) },
     alarms: COMMON_ALARMS,

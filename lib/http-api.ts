@@ -71,6 +71,8 @@ export class HttpApi extends Construct {
     tables.documents.grant(this.handler.fn, 'readWrite');
     // Sharing changes follow live sockets at once: their role is updated, or they are dropped.
     tables.connections.grant(this.handler.fn, 'readWrite');
+    // Loading a document reads the op log; restoring a version appends to it like an edit.
+    tables.opLog.grant(this.handler.fn, 'readWrite');
     props.grantDatabase(this.handler);
     props.grantCache(this.handler);
 

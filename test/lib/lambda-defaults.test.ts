@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { App, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { HANDLER_ENTRIES } from '../../contracts/env';
 import { loadStageConfig } from '../../lib/config';
@@ -66,7 +66,7 @@ describe('Lambda defaults factory (lib/lambda-defaults.ts)', () => {
     const root = scratchDir('concord-no-handlers-');
     const factory = new HandlerFactory({ config: loadStageConfig(() => undefined), repoRoot: root });
     const stack = new Stack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Scratch');
-    expect(() => factory.create(stack, 'Fanout', 'fanout', { description: 'x', timeout: dev.stacks.config.streams.maxRecordAge })).toThrow(
+    expect(() => factory.create(stack, 'Fanout', 'fanout', { description: 'x', timeout: Duration.seconds(10) })).toThrow(
       new RegExp(`${join(root, 'lambdas', 'fanout.ts').replace(/[/.]/g, '\\$&')}.*HANDLER_ENTRIES\\.fanout`),
     );
   });

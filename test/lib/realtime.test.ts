@@ -2,6 +2,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { Match } from 'aws-cdk-lib/assertions';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { triageRecord } from '../../lambdas/stream-records';
+import { OP_LOG_ENTRY_FILTER_PATTERN, STREAM_CONSUMERS } from '../../contracts/streams';
 import { AUTHORIZER_IDENTITY_SOURCES, WEBSOCKET_STAGE } from '../../lib/realtime';
 import { actionsOfRole, functionByService, resourcesOfType, statementsOfRole, synthConcord, type Synthesized } from './support/synth';
 
@@ -139,10 +140,21 @@ describe('realtime (lib/realtime.ts)', () => {
       }
     }
     expect(mappingFor(prod, 'fanout').ParallelizationFactor).toBe(4);
+    // Dev runs exactly the settings the local stack's stream emulator uses (contracts/streams.ts).
+    for (const consumer of STREAM_CONSUMERS) {
+      expect(mappingFor(dev, consumer.handler), consumer.handler).toMatchObject({
+        BatchSize: consumer.batchSize,
+        MaximumBatchingWindowInSeconds: consumer.maxBatchingWindowSeconds,
+        BisectBatchOnFunctionError: consumer.bisectBatchOnError,
+        MaximumRetryAttempts: consumer.retryAttempts,
+        MaximumRecordAgeInSeconds: consumer.maxRecordAgeSeconds,
+      });
+    }
   });
 
   it('FM-4.2: the stream filter admits exactly what the handlers treat as entries (same rule as lambdas/stream-records.ts)', () => {
     const pattern = JSON.parse(mappingFor(dev, 'fanout').FilterCriteria.Filters[0].Pattern as string);
+    expect(pattern).toEqual(OP_LOG_ENTRY_FILTER_PATTERN);
     expect(mappingFor(dev, 'compact').FilterCriteria.Filters[0].Pattern).toBe(JSON.stringify(pattern));
     const cases: [string, DynamoDBRecord][] = [
       ['entry insert', record('INSERT', entryImage)],
