@@ -57,13 +57,20 @@ export async function refresh(origin: string, user: SignedInUser): Promise<void>
 
 /** The local stack's admin endpoints (local/stack.ts, docs/local.md). */
 export async function admin(origin: string, path: string, body: unknown = {}): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${origin}/_local${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await fetch(`${origin}/_local${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal: AbortSignal.timeout(60_000) });
   return { status: res.status, body: await res.json().catch(() => null) };
 }
 
-export async function status(origin: string): Promise<{ connections: string[]; cache: string; faults: Record<string, unknown> }> {
-  const res = await fetch(`${origin}/_local/status`);
-  return (await res.json()) as { connections: string[]; cache: string; faults: Record<string, unknown> };
+export interface ConsumerStats {
+  readonly invocations: number;
+  readonly failures: number;
+  readonly discarded: number;
+  readonly idle: boolean;
+}
+
+export async function status(origin: string): Promise<{ connections: string[]; cache: string; faults: Record<string, unknown>; consumers: Record<string, ConsumerStats>; dynamoProxy: Record<string, number> }> {
+  const res = await fetch(`${origin}/_local/status`, { signal: AbortSignal.timeout(30_000) });
+  return (await res.json()) as { connections: string[]; cache: string; faults: Record<string, unknown>; consumers: Record<string, ConsumerStats>; dynamoProxy: Record<string, number> };
 }
 
 export const socketHeaders = (user: SignedInUser) => ({ cookie: `concord_at=${encodeURIComponent(user.accessToken)}` });

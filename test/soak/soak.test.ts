@@ -17,11 +17,13 @@ describe('chaos soak (short)', () => {
     async () => {
       const report = await runSoak({
         root,
-        clients: 6,
-        documents: 3,
-        durationMs: 30_000,
+        clients: 4,
+        documents: 2,
+        durationMs: 20_000,
         seed: Number(process.env.SOAK_SEED ?? 20261128),
-        fuzzCases: 300,
+        fuzzCases: 200,
+        // The mid-run restart covers restarts here; `npm run soak` also restarts at the end.
+        finalRestart: false,
         redisUrl: process.env.REDIS_URL || undefined,
         databaseUrl: process.env.DATABASE_URL || undefined,
       });
@@ -32,11 +34,11 @@ describe('chaos soak (short)', () => {
       expect(report.divergent).toEqual([]);
       expect(report.editsAcknowledged).toBe(report.editsSent);
       // The run really exercised what it claims.
-      expect(report.editsSent).toBeGreaterThan(50);
+      expect(report.editsSent).toBeGreaterThan(30);
       expect(report.faultsInjected).toBeGreaterThan(5);
       expect(report.reconnects).toBeGreaterThan(0);
-      expect(report.stackStarts).toBeGreaterThanOrEqual(3);
-      expect(report.fuzz?.cases).toBe(300);
+      expect(report.stackStarts).toBeGreaterThanOrEqual(2);
+      expect(report.fuzz?.cases).toBe(200);
       if (process.env.REDIS_URL) expect(report.faults['cache-kill'] ?? 0).toBeGreaterThan(0);
     },
     300_000,
