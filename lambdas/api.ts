@@ -472,13 +472,17 @@ async function nameVersion(docId: string, name: string): Promise<Result> {
 /**
  * Restores a version as a new forward change (core restoreChanges) appended to the op log like
  * any edit, with the restoring user as its author and the server time (FM-7.3): the op-log stream
- * fans it out live, and it can itself be undone or restored away.
+ * fans it out live, and it can itself be undone or restored away (the state before it is
+ * compacted into a version first).
  */
 async function restoreVersion(docId: string, version: number, userId: string): Promise<Result> {
   const snapshots = runtime.snapshots();
   const opLog = runtime.opLog();
   const target = await snapshots.get(docId, version);
   if (!target) throw new ApiError('not_found', `no version ${version}; it may have been thinned by the retention policy`);
+  // The state just before the restore becomes a version too, so the restore can be restored away.
+  // A lost compare-and-set only means another compaction just did the same.
+  await compactDocument(docId);
   const { doc } = await loadDocument(docId, opLog, snapshots);
   let update: Uint8Array | null;
   try {

@@ -104,6 +104,14 @@ describe('version history (issue 9)', () => {
     expect(await runtime.opLog().readAll(docId)).toEqual([]);
     expect((await call('eddie', 'POST', `/api/docs/${docId}/versions/999999/restore`, {})).statusCode).toBe(404);
 
+    // An edit not yet compacted when the restore happens.
+    olivia.doc.getXmlFragment(BODY_FIELD).insert(2, [paragraph('Late note')]);
+    await olivia.sync();
+    await drain(docId);
+    await eddie.receive();
+    const beforeRestore = docText(olivia);
+    expect(beforeRestore).toBe('Clause 0\nSigned, Eddie\nLate note');
+
     const before = Date.now();
     const restored = await call('eddie', 'POST', `/api/docs/${docId}/versions/${version.version}/restore`, {});
     expect(restored.statusCode).toBe(200);
@@ -125,7 +133,25 @@ describe('version history (issue 9)', () => {
     // Restoring again changes nothing and appends nothing.
     const again = json(await call('olivia', 'POST', `/api/docs/${docId}/versions/${version.version}/restore`, {}));
     expect(again).toEqual({ seq: null, changed: false });
-    expect(await runtime.opLog().readAll(docId)).toHaveLength(1);
+    // (Its compaction merged the restore entry into a version; nothing was appended after it.)
+    expect((await runtime.opLog().readAll(docId)).filter((x) => x.seq > seq)).toEqual([]);
+    expect((await runtime.snapshots().latest(docId))?.version).toBe(seq);
+
+    // The state just before the restore was kept as a version: the restore can be restored away.
+    const afterRestore = json(await call('olivia', 'GET', `/api/docs/${docId}/versions`)).versions as { version: number; authors: string[] }[];
+    // Newest first: [the one holding the restore (by eddie), the one just before it (by olivia), …].
+    expect(afterRestore.map((v) => v.authors).slice(0, 2)).toEqual([['eddie'], ['olivia']]);
+    const preRestore = afterRestore[1];
+    expect(preRestore.version).toBeGreaterThan(versions[0].version);
+    expect(versionText((await runtime.snapshots().get(docId, preRestore!.version))!.state)).toBe(beforeRestore);
+    const back = await call('olivia', 'POST', `/api/docs/${docId}/versions/${preRestore!.version}/restore`, {});
+    expect(json(back)).toMatchObject({ changed: true, seq: expect.any(Number) });
+    await drain(docId);
+    await waitFor(async () => {
+      await olivia.receive();
+      await eddie.receive();
+      return docText(olivia) === beforeRestore && docText(eddie) === beforeRestore;
+    }, 10_000, 'both clients to receive the restore of the pre-restore version');
   });
 
   it('retention: compaction thins older automatic versions to one per window, keeps named, recent and latest, and folds authors forward', async () => {

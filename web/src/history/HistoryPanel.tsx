@@ -69,7 +69,9 @@ export function HistoryPanel({ docId, doc, role, onClose }: Props) {
     setError(null);
     try {
       const result = await historyApi.restore(docId, version);
-      setNotice(result.changed ? `Restored the version of ${describe(versions, version)}. Everyone sees it now; undo or restore another version to go back.` : 'The document already matches this version.');
+      setNotice(result.changed ? `Restored ${describe(versions, version)}. Everyone sees it now; the state before it is kept as a version, so you can restore that to go back.` : 'The document already matches this version.');
+      // The state before the restore was saved as a new version.
+      void reload();
     } catch (e) {
       setError(message(e));
     } finally {
