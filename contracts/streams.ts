@@ -10,7 +10,7 @@ import type { HandlerName } from './env';
 /**
  * Lambda event filter (event filtering JSON syntax) shared by both consumers: only new op-log
  * entries. The document head (`seq = 0`), part items of split updates (`kind` set) and every
- * MODIFY/REMOVE (compaction deletes, TTL expiry) are dropped before any invocation.
+ * MODIFY/REMOVE (compaction tombstones, TTL expiry) are dropped before any invocation.
  */
 export const OP_LOG_ENTRY_FILTER_PATTERN = {
   eventName: ['INSERT'],

@@ -3,8 +3,31 @@
  * Redelivered pieces are harmless; pieces that disagree are refused and the set is dropped.
  */
 import { ConcordError } from './errors';
-import type { ChunkStore, ChunkPiece } from './ports';
+import { LIMITS, maxChunkCount } from './limits';
+import type { Cache, ChunkStore, ChunkPiece } from './ports';
 import { validateChunk, type MessageOf } from './protocol';
+
+/**
+ * Budget of chunk pieces per connection, counted through the cache's `incr` (with the cache down,
+ * resilientCache counts per process: weaker, never failing). The window equals the chunk store's
+ * TTL (10 min, adapters/dynamodb-connections.ts), so one connection can have at most two windows'
+ * pieces in the store at once, complete or not: 2 x 4 maximal (8 MiB) messages, about 64 MiB.
+ * Ordinary edits are single frames and never touch this budget.
+ */
+export const CHUNK_BUDGET_WINDOW_SECONDS = 10 * 60;
+export const CHUNK_BUDGET_PIECES = 4 * maxChunkCount;
+
+/**
+ * Charges one incoming piece to its connection's budget before anything is stored. Throws
+ * ConcordError `chunk_budget` once the connection is over it for the current window.
+ */
+export async function chargeChunkPiece(cache: Cache, connectionId: string, nowMs: number, maxPieces: number = CHUNK_BUDGET_PIECES): Promise<void> {
+  const window = Math.floor(nowMs / 1000 / CHUNK_BUDGET_WINDOW_SECONDS);
+  const used = await cache.incr(`chunks:${connectionId}:${window}`, 2 * CHUNK_BUDGET_WINDOW_SECONDS);
+  if (used > maxPieces) {
+    throw new ConcordError('chunk_budget', `${maxPieces} pieces (about ${Math.round((maxPieces * LIMITS.chunkPieceBytes) / 2 ** 20)} MiB) per ${CHUNK_BUDGET_WINDOW_SECONDS / 60} minutes`);
+  }
+}
 
 const samePiece = (a: ChunkPiece, b: ChunkPiece): boolean => {
   if (a.count !== b.count || a.totalBytes !== b.totalBytes || a.piece.length !== b.piece.length) return false;

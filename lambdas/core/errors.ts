@@ -40,6 +40,11 @@ export const ERROR_CODES = {
   forbidden: 'You do not have access to this document. Ask its owner to share it with you.',
   /** The access token expired while the socket was open. */
   token_expired: 'Your session expired; the client will reconnect after refreshing it.',
+  /**
+   * One connection stored more chunk pieces than its budget allows within the chunk store's TTL
+   * window (chunks.ts CHUNK_BUDGET_*), so unfinished chunk sets cannot fill the store.
+   */
+  chunk_budget: 'Too many large changes are being sent at once from this connection; wait a few minutes, then resend them.',
   /** Too many messages from one connection. */
   rate_limited: 'Too many messages too quickly; slow down and retry the change.',
   /** A document that does not exist. */

@@ -14,7 +14,8 @@ import { LIMITS } from './limits';
 export class MemoryOpLog implements OpLog {
   private readonly entries = new Map<string, OpLogEntry[]>();
   private readonly floors = new Map<string, number>();
-  private readonly snapshotBytes = new Map<string, number>();
+  /** Estimated stored size per document: last snapshot + bytes appended above its floor. */
+  private readonly sizes = new Map<string, number>();
   private readonly documentBytes: number;
   constructor(private readonly clock: Clock = systemClock, options: { readonly documentBytes?: number } = {}) {
     this.documentBytes = options.documentBytes ?? LIMITS.documentBytes;
@@ -23,9 +24,8 @@ export class MemoryOpLog implements OpLog {
   async append(docId: string, input: AppendInput): Promise<OpLogEntry> {
     const list = this.entries.get(docId) ?? [];
     const floor = this.floors.get(docId) ?? 0;
-    // Same estimate as the DynamoDB log: latest snapshot + raw bytes of the uncompacted tail.
-    let stored = this.snapshotBytes.get(docId) ?? 0;
-    for (const e of list) if (e.seq > floor) stored += e.update.length;
+    // Same estimate as the DynamoDB log: latest snapshot + raw bytes appended since its floor.
+    const stored = this.sizes.get(docId) ?? 0;
     if (stored + input.update.length > this.documentBytes) {
       throw new ConcordError('document_too_large', `document ${docId}: about ${stored} bytes stored, ${input.update.length} more would pass ${this.documentBytes}`);
     }
@@ -33,6 +33,7 @@ export class MemoryOpLog implements OpLog {
     const entry: OpLogEntry = { docId, seq: top + 1, update: input.update, userId: input.userId, connectionId: input.connectionId, serverTime: this.clock.now() };
     list.push(entry);
     this.entries.set(docId, list);
+    this.sizes.set(docId, stored + input.update.length);
     return entry;
   }
   async readAll(docId: string): Promise<OpLogEntry[]> {
@@ -48,9 +49,14 @@ export class MemoryOpLog implements OpLog {
     let floor = before;
     for (const seq of seqs) if (seq > floor) floor = seq;
     this.floors.set(docId, floor);
-    if (compaction && floor > before) this.snapshotBytes.set(docId, compaction.snapshotBytes);
     const drop = new Set(seqs);
-    this.entries.set(docId, (this.entries.get(docId) ?? []).filter((e) => !drop.has(e.seq)));
+    const remaining = (this.entries.get(docId) ?? []).filter((e) => !drop.has(e.seq));
+    this.entries.set(docId, remaining);
+    if (compaction && floor > before) {
+      let size = compaction.snapshotBytes;
+      for (const e of remaining) if (e.seq > floor) size += e.update.length;
+      this.sizes.set(docId, size);
+    }
   }
 }
 

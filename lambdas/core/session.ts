@@ -4,7 +4,7 @@
  * functions; so is the local stack, through those same handlers.
  */
 import * as Y from 'yjs';
-import { acceptChunk } from './chunks';
+import { acceptChunk, chargeChunkPiece } from './chunks';
 import { isEmptyUpdate, loadDocument, validateAwareness, validateUpdate } from './document';
 import { ConcordError, ERROR_CODES, type ErrorCode } from './errors';
 import { LIMITS } from './limits';
@@ -23,6 +23,8 @@ export interface SessionDeps {
   readonly clock: Clock;
   /** Messages per connection per second before `rate_limited` (FM-1.8). */
   readonly rateLimitPerSecond: number;
+  /** Chunk pieces per connection per budget window before `chunk_budget` (chunks.ts default). */
+  readonly chunkPiecesPerWindow?: number;
 }
 
 export type FrameOutcome =
@@ -87,6 +89,8 @@ export async function handleFrame(deps: SessionDeps, connection: Connection, fra
   try {
     let { message, bytes } = decodeFrame(frame);
     if (message.type === 'chunk') {
+      // Charged before the piece is stored, so unfinished sets cannot fill the chunk store.
+      await chargeChunkPiece(deps.cache, connection.connectionId, now, deps.chunkPiecesPerWindow);
       const assembled = await acceptChunk(deps.chunks, connection.connectionId, message);
       if (!assembled) return { status: 'chunk-pending' };
       bytes = assembled;
@@ -121,6 +125,8 @@ export async function handleFrame(deps: SessionDeps, connection: Connection, fra
           return { status: 'ok', kind: message.type, bytes: 0 };
         }
         if (!canWrite(connection.role)) return refuse('read_only');
+        // The op log refuses with `document_too_large` (LIMITS.documentBytes) before storing
+        // anything, from the size it tracks with its sequence numbers (see OpLog.remove).
         const entry = await deps.opLog.append(connection.docId, {
           update: message.update,
           userId: connection.userId,

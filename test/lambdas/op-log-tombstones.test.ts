@@ -10,7 +10,7 @@ import type { DynamoDBRecord } from 'aws-lambda';
 import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoOpLog, TOMBSTONE_TTL_SECONDS } from '../../lambdas/adapters/dynamodb-op-log';
 import { triageRecord } from '../../lambdas/stream-records';
-import { OP_LOG_ENTRY_FILTER } from '../../lib/realtime';
+import { OP_LOG_ENTRY_FILTER_PATTERN } from '../../contracts/streams';
 import { matchesFilter } from '../../local/dynamodb/streams';
 import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded/dynamodb';
 
@@ -180,9 +180,9 @@ describe('op-log tombstones (invariant 3, FM-3.5)', () => {
     };
     const modify = { eventName: 'MODIFY', eventID: 'e1', dynamodb: { SequenceNumber: '1', NewImage: image } } as unknown as DynamoDBRecord;
     expect(triageRecord(modify)).toEqual({ kind: 'skip', reason: 'event MODIFY' });
-    expect(matchesFilter(modify, OP_LOG_ENTRY_FILTER)).toBe(false);
+    expect(matchesFilter(modify, OP_LOG_ENTRY_FILTER_PATTERN)).toBe(false);
     // Control: the same image as an INSERT would pass the filter, so the filter is what drops it.
-    expect(matchesFilter({ ...modify, eventName: 'INSERT' }, OP_LOG_ENTRY_FILTER)).toBe(true);
+    expect(matchesFilter({ ...modify, eventName: 'INSERT' }, OP_LOG_ENTRY_FILTER_PATTERN)).toBe(true);
     // And the live table holds no other items for the document than the head and the tombstone.
     const items = await db.send(new ScanCommand({ TableName: table, FilterExpression: 'docId = :d', ExpressionAttributeValues: { ':d': docId } }));
     expect(items.Items?.map((i) => i.seq).sort()).toEqual([0, entry.seq]);

@@ -50,7 +50,46 @@ describe.each(opLogs)('op log contract (%s)', (_name, make) => {
   });
 });
 
+const sizedOpLogs: [string, (documentBytes: number) => OpLog][] = [
+  ['memory', (documentBytes) => new MemoryOpLog(undefined, { documentBytes })],
+  ['dynamodb', (documentBytes) => new DynamoOpLog(db, ddb.tableNames.OpLog, { documentBytes })],
+];
+
+describe.each(sizedOpLogs)('op log document size (%s)', (_name, make) => {
+  it('FM-3.5: refuses with document_too_large past the limit, storing nothing; compaction restarts the count from the snapshot', async () => {
+    const log = make(100);
+    const docId = `d-${randomUUID()}`;
+    await log.append(docId, input(40));
+    await log.append(docId, input(40));
+    await expect(log.append(docId, input(30))).rejects.toMatchObject({ code: 'document_too_large' });
+    expect((await log.readAll(docId)).map((e) => e.seq)).toEqual([1, 2]);
+    // 80 stored: exactly up to the limit fits.
+    expect((await log.append(docId, input(20))).seq).toBe(3);
+    await expect(log.append(docId, input(1))).rejects.toMatchObject({ code: 'document_too_large' });
+    // Compaction merged 1..3 into a 10-byte snapshot: 10 + 30 + 60 = 100 fits, one byte more not.
+    await log.remove(docId, [1, 2, 3], { snapshotBytes: 10 });
+    expect((await log.append(docId, input(30))).seq).toBe(4);
+    expect((await log.append(docId, input(60))).seq).toBe(5);
+    await expect(log.append(docId, input(1))).rejects.toMatchObject({ code: 'document_too_large' });
+    // A removal without snapshot information (cleaning covered entries) never lowers the count.
+    await log.remove(docId, [4]);
+    await expect(log.append(docId, input(1))).rejects.toMatchObject({ code: 'document_too_large' });
+    expect((await log.readAll(docId)).map((e) => e.seq)).toEqual([5]);
+  });
+});
+
 describe('DynamoOpLog specifics', () => {
+  it('FM-6.3: a split update that would pass the document limit is refused before any part is written', async () => {
+    const log = new DynamoOpLog(db, ddb.tableNames.OpLog, { partBytes: 100, documentBytes: 1000 });
+    const docId = `d-${randomUUID()}`;
+    await log.append(docId, input(600));
+    await expect(log.append(docId, { update: bytes(500, 3), userId: 'u', connectionId: 'c' })).rejects.toMatchObject({ code: 'document_too_large' });
+    const parts = await db.send(new (await import('@aws-sdk/lib-dynamodb')).ScanCommand({ TableName: ddb.tableNames.OpLog, FilterExpression: 'begins_with(docId, :p)', ExpressionAttributeValues: { ':p': `${docId}#part#` } }));
+    // Only the parts of the first (accepted) update exist.
+    expect(new Set(parts.Items?.map((i) => i.docId)).size).toBe(1);
+    expect(parts.Items?.length).toBe(6);
+  });
+
   it('FM-1.4 FM-3.1: concurrent writers on one document get distinct, gap-free sequence numbers', async () => {
     const writers = Array.from({ length: 4 }, () => new DynamoOpLog(db, ddb.tableNames.OpLog));
     const docId = `d-${randomUUID()}`;
