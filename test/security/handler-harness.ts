@@ -113,7 +113,38 @@ export interface HandlerHarness {
   stop(): Promise<void>;
 }
 
-export async function startHandlerHarness(): Promise<HandlerHarness> {
+export interface HarnessOptions {
+  /** Sees every DynamoDB request (target and JSON body) before dynalite does. */
+  readonly onDynamoRequest?: (target: string, body: Record<string, unknown>) => void;
+}
+
+/** A pass-through HTTP proxy in front of dynalite that shows each request to `onRequest`. */
+async function startDynamoTap(target: string, onRequest: (target: string, body: Record<string, unknown>) => void) {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', async () => {
+      const raw = Buffer.concat(chunks);
+      try {
+        onRequest(String(req.headers['x-amz-target'] ?? ''), JSON.parse(raw.toString() || '{}') as Record<string, unknown>);
+      } catch {
+        /* not JSON: still forwarded */
+      }
+      const headers: Record<string, string> = {};
+      for (const [k, v] of Object.entries(req.headers)) if (typeof v === 'string' && k !== 'host' && k !== 'content-length') headers[k] = v;
+      const upstream = await fetch(`${target}${req.url ?? '/'}`, { method: req.method, headers, body: raw.length ? raw : undefined });
+      const out: Record<string, string> = {};
+      upstream.headers.forEach((v, k) => {
+        if (k !== 'content-length' && k !== 'content-encoding' && k !== 'transfer-encoding' && k !== 'connection') out[k] = v;
+      });
+      res.writeHead(upstream.status, out).end(Buffer.from(await upstream.arrayBuffer()));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { endpoint: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, stop: () => new Promise<void>((r) => server.close(() => r())) };
+}
+
+export async function startHandlerHarness(options: HarnessOptions = {}): Promise<HandlerHarness> {
   const connections = await startConnectionsRecorder();
   let oauth: ReturnType<typeof createOAuthServer> | null = null;
   // The local OAuth server (Cognito's endpoints and the JWKS), as the local stack mounts it.
@@ -128,7 +159,8 @@ export async function startHandlerHarness(): Promise<HandlerHarness> {
   oauth = createOAuthServer({ issuer, allowedRedirectUris: [`${SITE_ORIGIN}/api/auth/callback`], defaultLogoutUri: `${SITE_ORIGIN}/` });
   const dynamo = await startEmbeddedDynamo({ tablePrefix: `t${randomUUID().slice(0, 8)}-` });
   const database = await startDatabase();
-  Object.assign(process.env, dynamo.env, {
+  const tap = options.onDynamoRequest ? await startDynamoTap(dynamo.endpoint, options.onDynamoRequest) : null;
+  Object.assign(process.env, dynamo.env, tap ? { [ENV.DYNAMODB_ENDPOINT]: tap.endpoint } : {}, {
     [ENV.CONNECTIONS_ENDPOINT]: connections.endpoint,
     [ENV.JWT_ISSUER]: issuer.issuer,
     [ENV.JWT_AUDIENCE]: issuer.clientId,
@@ -250,6 +282,7 @@ export async function startHandlerHarness(): Promise<HandlerHarness> {
     async stop() {
       await resetRuntime();
       await database.stop();
+      await tap?.stop();
       await dynamo.stop();
       await connections.stop();
       await new Promise<void>((r) => jwksServer.close(() => r()));
