@@ -4,6 +4,7 @@
  * server would; the document shape is the web client's (Y.XmlFragment "body" of Tiptap blocks).
  */
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import * as Y from 'yjs';
 import {
   BODY_FIELD,
@@ -132,6 +133,26 @@ describe('restoreChanges (issue 9)', () => {
     restoreChanges(doc, v2);
     expect(text(doc)).toBe(v2Text);
     expect(blockKeys(doc)).toEqual(blockKeys(loaded(v2)));
+  });
+});
+
+describe('restoreChanges (property)', () => {
+  const blocks = fc.array(fc.constantFrom('a', 'b', 'c', 'd'), { maxLength: 8 });
+  it('for any version and current block lists, the result equals the version and only the differing middle changes', () => {
+    fc.assert(
+      fc.property(blocks, blocks, (versionTexts, currentTexts) => {
+        const version = new Y.Doc();
+        body(version).insert(0, versionTexts.map((t) => paragraph(t)));
+        const doc = new Y.Doc();
+        body(doc).insert(0, currentTexts.map((t) => paragraph(t)));
+        const result = restoreChanges(doc, Y.encodeStateAsUpdate(version));
+        expect(blockKeys(doc)).toEqual(blockKeys(version));
+        const kept = currentTexts.length - result.removed;
+        expect(kept).toBe(versionTexts.length - result.inserted);
+        expect(result.update === null).toBe(result.removed === 0 && result.inserted === 0);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
