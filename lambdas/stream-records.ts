@@ -35,6 +35,8 @@ export function triageRecord(record: DynamoDBRecord): RecordTriage {
   const docId = str(image.docId);
   if (seq === undefined || !docId) return { kind: 'malformed', reason: 'no docId or seq' };
   if (seq <= 0) return { kind: 'skip', reason: 'head item' };
+  // A tombstone is never INSERTed by the op log; skipping one anyway keeps a replayed image harmless.
+  if (image.compacted?.BOOL === true) return { kind: 'skip', reason: 'compacted entry (tombstone)' };
   const item: EntryItem = {
     docId,
     seq,

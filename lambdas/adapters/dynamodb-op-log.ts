@@ -267,8 +267,10 @@ export class DynamoOpLog implements OpLog {
     };
     await Promise.all(Array.from({ length: Math.min(TOMBSTONE_CONCURRENCY, live.length) }, worker));
     // Parts go only after their entry is a tombstone, so no readable entry ever lacks its parts.
+    // Tombstones keep `partKey`, so a redelivered compaction finishes a part deletion that failed.
     const partKeys: Record<string, unknown>[] = [];
-    for (const item of live) {
+    for (const item of present) {
+      if (!wanted.has(Number(item.seq))) continue;
       if (item.partKey) for (let i = 0; i < Number(item.parts); i++) partKeys.push({ docId: item.partKey, seq: i });
     }
     await this.deleteKeys(partKeys);

@@ -181,8 +181,10 @@ describe('op-log tombstones (invariant 3, FM-3.5)', () => {
     const modify = { eventName: 'MODIFY', eventID: 'e1', dynamodb: { SequenceNumber: '1', NewImage: image } } as unknown as DynamoDBRecord;
     expect(triageRecord(modify)).toEqual({ kind: 'skip', reason: 'event MODIFY' });
     expect(matchesFilter(modify, OP_LOG_ENTRY_FILTER_PATTERN)).toBe(false);
-    // Control: the same image as an INSERT would pass the filter, so the filter is what drops it.
+    // Control: the same image as an INSERT would pass the filter, so the filter is what drops it;
+    // the handlers' own triage still skips a tombstone image (a replayed or hand-made record).
     expect(matchesFilter({ ...modify, eventName: 'INSERT' }, OP_LOG_ENTRY_FILTER_PATTERN)).toBe(true);
+    expect(triageRecord({ ...modify, eventName: 'INSERT' })).toEqual({ kind: 'skip', reason: 'compacted entry (tombstone)' });
     // And the live table holds no other items for the document than the head and the tombstone.
     const items = await db.send(new ScanCommand({ TableName: table, FilterExpression: 'docId = :d', ExpressionAttributeValues: { ':d': docId } }));
     expect(items.Items?.map((i) => i.seq).sort()).toEqual([0, entry.seq]);
