@@ -107,7 +107,7 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs:
   return condition();
 }
 
-type FaultKind = 'dynamo-write-failures' | 'stream-delay' | 'stream-duplicate' | 'drop-socket' | 'drop-all-sockets' | 'cache-kill' | 'stack-restart' | 'editor-churn';
+type FaultKind = 'dynamo-write-failures' | 'stream-delay' | 'stream-duplicate' | 'drop-socket' | 'drop-all-sockets' | 'cache-kill' | 'stack-restart' | 'editor-churn' | 'compact-now';
 
 /** A schema of its own in a shared PostgreSQL, so parallel test files never see each other. */
 async function isolatedDatabase(shared: string): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -187,6 +187,8 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       ['drop-socket', 3],
       ['drop-all-sockets', 1],
       ['editor-churn', 2],
+      // On top of the low threshold: a snapshot on demand, racing the stream-triggered ones.
+      ['compact-now', 1],
       ...(options.redisUrl ? ([['cache-kill', 2]] as [FaultKind, number][]) : []),
       ...(options.restarts !== false ? ([['stack-restart', 1]] as [FaultKind, number][]) : []),
     ];
@@ -236,6 +238,9 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           if (connections.length) await knob('/connections/drop', { connectionId: random.pick(connections) });
           break;
         }
+        case 'compact-now':
+          await knob('/compact', { docIds: [random.pick(docIds)] });
+          break;
         case 'drop-all-sockets':
           await knob('/connections/drop', {});
           break;
