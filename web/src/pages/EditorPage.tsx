@@ -2,7 +2,7 @@
  * The document screen: title, live status, presence, sharing, toolbar and the collaborative
  * editor. Loaded as its own chunk (Tiptap, ProseMirror and Yjs are most of the app's weight).
  */
-import { useEffect, useState, type FormEvent } from 'react';
+import { useEffect, useState, useSyncExternalStore, type FormEvent } from 'react';
 import { EditorContent, useEditor } from '@tiptap/react';
 import { api, ApiError, signInUrl, type DocumentDetail, type Member, type Role } from '../api';
 import { ROLE_LABEL } from '../format';
@@ -266,7 +266,10 @@ function TitleField({ docId, title, editable, onRenamed }: { docId: string; titl
   );
 }
 
-function CollaborativeEditor({ opened, readOnly, user }: { opened: OpenedDocument; readOnly: boolean; user: { name: string; color: string } }) {
+function CollaborativeEditor({ opened, readOnly: isViewer, user }: { opened: OpenedDocument; readOnly: boolean; user: { name: string; color: string } }) {
+  // Access revoked while open: nothing typed could ever be saved, so stop accepting input.
+  const noAccess = useSyncExternalStore(opened.provider.subscribe, () => opened.provider.getSnapshot().connection === 'no-access');
+  const readOnly = isViewer || noAccess;
   const editor = useEditor(
     {
       extensions: buildExtensions({ doc: opened.doc, awareness: opened.awareness, user, readOnly }),
