@@ -296,7 +296,7 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const dynamo: EmbeddedDynamo = await component('DynamoDB (dynalite)', dynamoHint, () => startEmbeddedDynamo({ path: join(dataDir, 'dynamodb') }), join(dataDir, 'dynamodb'));
     cleanups.push(() => dynamo.stop());
     const opLogTableName = dynamo.tableNames[OP_LOG_TABLE.logicalName];
-    const stream = new OpLogStream({ tableName: opLogTableName, region });
+    const stream = new OpLogStream({ tableName: opLogTableName, region, journalDir: join(dataDir, 'stream') });
     const proxy: StreamProxy = await startStreamProxy({ target: dynamo.endpoint, opLogTableName, opLogTable: OP_LOG_TABLE, stream, faults: faults.dynamo, log });
     cleanups.push(() => proxy.stop());
     const ttlSweeper = new TtlSweeper({
@@ -413,8 +413,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
           retryDelayMs: options.streamRetryDelayMs,
           faults: faults.stream,
           log,
+          checkpointFile: join(dataDir, 'stream', `checkpoint-${definition.handler}.json`),
         }),
     );
+    // Records a previous run stored but did not deliver (a crash) go out now; the rest of the
+    // journal is released.
+    stream.compactJournal();
+    for (const c of consumers) c.start();
     const drainStreams = async (flush = false) => {
       // Draining one consumer can race a record appended by another's handler: loop until all idle.
       while (!consumers.every((c) => c.isIdle())) await Promise.all(consumers.map((c) => c.drain({ flush })));

@@ -7,6 +7,8 @@
  * record), maximum record age, and an on-failure record after the last attempt.
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { AttributeValue as StreamAttributeValue, DynamoDBBatchResponse, DynamoDBRecord, DynamoDBStreamEvent } from 'aws-lambda';
 import type { StreamConsumerDefinition } from '../../contracts/streams';
 
@@ -24,6 +26,7 @@ export interface StreamChange {
 
 export interface StoredStreamRecord {
   readonly record: DynamoDBRecord;
+  readonly partitionKey: string;
   readonly shardId: string;
   readonly sequenceNumber: bigint;
   /** Server time the record entered the stream, epoch ms. */
@@ -45,6 +48,21 @@ export interface OpLogStreamOptions {
   /** Retention of records, like DynamoDB Streams' 24 h. */
   readonly retentionMs?: number;
   readonly now?: () => number;
+  /**
+   * Folder persisting the stream (the data folder's `stream/`): records survive a restart or a
+   * crash within retention, and the stream keeps its ARN and shard ids. In memory when unset.
+   */
+  readonly journalDir?: string;
+}
+
+interface JournalLine {
+  /** Partition key (decides the shard). */
+  readonly p: string;
+  /** Sequence number. */
+  readonly s: string;
+  /** Arrival time, epoch ms. */
+  readonly t: number;
+  readonly r: DynamoDBRecord;
 }
 
 const ACCOUNT_ID = '000000000000';
@@ -62,13 +80,47 @@ export class OpLogStream {
     this.now = options.now ?? Date.now;
     this.region = options.region;
     this.retentionMs = options.retentionMs ?? 24 * 3600_000;
-    const label = new Date(this.now()).toISOString().replace('Z', '');
-    this.streamArn = `arn:aws:dynamodb:${options.region}:${ACCOUNT_ID}:table/${options.tableName}/stream/${label}`;
+    let meta = { label: new Date(this.now()).toISOString().replace('Z', ''), shardPrefix: `shardId-${String(this.now()).padStart(20, '0')}` };
+    if (options.journalDir) {
+      mkdirSync(options.journalDir, { recursive: true });
+      const metaFile = join(options.journalDir, 'stream.json');
+      if (existsSync(metaFile)) meta = JSON.parse(readFileSync(metaFile, 'utf8')) as typeof meta;
+      else writeFileSync(metaFile, JSON.stringify(meta));
+      this.journalFile = join(options.journalDir, 'records.jsonl');
+    }
+    this.streamArn = `arn:aws:dynamodb:${options.region}:${ACCOUNT_ID}:table/${options.tableName}/stream/${meta.label}`;
     const count = Math.max(1, options.shardCount ?? 4);
-    const prefix = `shardId-${String(this.now()).padStart(20, '0')}`;
-    this.shards = Array.from({ length: count }, (_, i) => ({ shardId: `${prefix}-${String(i).padStart(8, '0')}`, records: [], trimmed: 0 }));
+    this.shards = Array.from({ length: count }, (_, i) => ({ shardId: `${meta.shardPrefix}-${String(i).padStart(8, '0')}`, records: [], trimmed: 0 }));
     // Sequence numbers grow across restarts (time-based prefix), like DynamoDB's.
     this.nextSequence = BigInt(this.now()) * 1_000_000_000n;
+    if (this.journalFile) this.loadJournal(this.journalFile);
+  }
+
+  private readonly journalFile: string | null = null;
+
+  /** Reloads the records still within retention; a torn last line (a crash mid-write) is skipped. */
+  private loadJournal(file: string): void {
+    if (!existsSync(file)) return;
+    const cutoff = this.now() - this.retentionMs;
+    const kept: string[] = [];
+    for (const line of readFileSync(file, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      let entry: JournalLine;
+      try {
+        entry = JSON.parse(line) as JournalLine;
+      } catch {
+        continue;
+      }
+      if (entry.t < cutoff) continue;
+      const shard = this.shardFor(entry.p);
+      const sequenceNumber = BigInt(entry.s);
+      shard.records.push({ record: entry.r, partitionKey: entry.p, shardId: shard.shardId, sequenceNumber, arrivedAt: entry.t });
+      if (sequenceNumber >= this.nextSequence) this.nextSequence = sequenceNumber;
+      kept.push(line);
+    }
+    // Rewrite without expired or torn lines, so the journal does not grow without bound.
+    writeFileSync(`${file}.tmp`, kept.length ? kept.join('\n') + '\n' : '');
+    renameSync(`${file}.tmp`, file);
   }
 
   shardFor(partitionKey: string): Shard {
@@ -100,11 +152,16 @@ export class OpLogStream {
         eventSourceARN: this.streamArn,
         ...(change.userIdentity ? { userIdentity: change.userIdentity } : {}),
       },
+      partitionKey: change.partitionKey,
       shardId: shard.shardId,
       sequenceNumber,
       arrivedAt,
     };
     shard.records.push(stored);
+    if (this.journalFile) {
+      const line: JournalLine = { p: change.partitionKey, s: sequenceNumber.toString(), t: arrivedAt, r: stored.record };
+      appendFileSync(this.journalFile, JSON.stringify(line) + '\n');
+    }
     this.trim(shard);
     for (const listener of this.listeners) listener(shard);
     return stored;
@@ -115,10 +172,37 @@ export class OpLogStream {
     const cutoff = this.now() - this.retentionMs;
     let n = 0;
     while (n < shard.records.length && shard.records[n].arrivedAt < cutoff) n++;
+    // Records every consumer has passed can never be read again here: free them early (memory).
+    if (this.readers.size > 0) {
+      const passed = Math.min(...[...this.readers].map((position) => position(shard))) - shard.trimmed;
+      n = Math.max(n, Math.min(passed, shard.records.length));
+    }
     if (n > 0) {
       shard.records.splice(0, n);
       shard.trimmed += n;
     }
+  }
+
+  private readonly readers = new Set<(shard: Shard) => number>();
+
+  /** A consumer's position per shard; records before every reader's position are released. */
+  addReader(position: (shard: Shard) => number): () => void {
+    this.readers.add(position);
+    return () => this.readers.delete(position);
+  }
+
+  /** Drops released records from the journal file (at start-up, once every consumer has loaded its checkpoint). */
+  compactJournal(): void {
+    if (!this.journalFile) return;
+    for (const shard of this.shards) this.trim(shard);
+    const lines: string[] = [];
+    for (const shard of this.shards) {
+      for (const r of shard.records) {
+        lines.push(JSON.stringify({ p: r.partitionKey, s: r.sequenceNumber.toString(), t: r.arrivedAt, r: r.record } satisfies JournalLine));
+      }
+    }
+    writeFileSync(`${this.journalFile}.tmp`, lines.length ? lines.join('\n') + '\n' : '');
+    renameSync(`${this.journalFile}.tmp`, this.journalFile);
   }
 
   onAppend(listener: (shard: Shard) => void): () => void {
@@ -162,6 +246,12 @@ export interface StreamConsumerOptions {
   readonly faults?: StreamFaults;
   readonly log?: (entry: Record<string, unknown>) => void;
   readonly now?: () => number;
+  /**
+   * File keeping this consumer's position per shard (the last processed sequence number), so a
+   * restarted stack resumes where it stopped, as an event source mapping does. Unset: start at
+   * LATEST every time.
+   */
+  readonly checkpointFile?: string;
 }
 
 interface ShardCursor {
@@ -195,11 +285,53 @@ export class StreamConsumer {
     this.filters = options.definition.filterPatterns ?? [];
     for (const f of this.filters) assertSupportedFilter(f);
     // LATEST: a consumer starting now sees only records written from now on (like a fresh mapping).
-    this.cursors = stream.shards.map((shard) => ({ shard, position: shard.trimmed + shard.records.length, running: false }));
-    this.unsubscribe = stream.onAppend((shard) => {
+    let checkpoints: Record<string, string> = {};
+    if (options.checkpointFile && existsSync(options.checkpointFile)) {
+      try {
+        checkpoints = JSON.parse(readFileSync(options.checkpointFile, 'utf8')) as Record<string, string>;
+      } catch {
+        checkpoints = {}; // a torn checkpoint only means redelivery, which consumers tolerate
+      }
+    }
+    this.checkpoints = checkpoints;
+    this.cursors = stream.shards.map((shard) => {
+      const saved = checkpoints[shard.shardId];
+      if (saved === undefined) return { shard, position: shard.trimmed + shard.records.length, running: false }; // LATEST
+      const after = BigInt(saved);
+      const index = shard.records.findIndex((r) => r.sequenceNumber > after);
+      return { shard, position: shard.trimmed + (index < 0 ? shard.records.length : index), running: false };
+    });
+    this.saveCheckpoints();
+    const unread = stream.addReader((shard) => this.cursors.find((c) => c.shard === shard)?.position ?? Infinity);
+    const unlisten = stream.onAppend((shard) => {
       const cursor = this.cursors.find((c) => c.shard === shard);
       if (cursor) this.kick(cursor);
     });
+    this.unsubscribe = () => {
+      unread();
+      unlisten();
+    };
+  }
+
+  private readonly checkpoints: Record<string, string>;
+
+  private saveCheckpoints(): void {
+    const file = this.options.checkpointFile;
+    if (!file) return;
+    // Every shard gets a checkpoint, so records written while stopped are delivered after a restart.
+    for (const c of this.cursors) {
+      if (this.checkpoints[c.shard.shardId] === undefined) {
+        const before = c.position - c.shard.trimmed - 1;
+        this.checkpoints[c.shard.shardId] = before >= 0 ? c.shard.records[before].sequenceNumber.toString() : '0';
+      }
+    }
+    writeFileSync(`${file}.tmp`, JSON.stringify(this.checkpoints));
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /** Starts delivering records already waiting (a restart with a checkpoint behind the stream). */
+  start(): void {
+    for (const cursor of this.cursors) if (cursor.position < cursor.shard.trimmed + cursor.shard.records.length) this.kick(cursor);
   }
 
   /**
@@ -276,6 +408,8 @@ export class StreamConsumer {
       if (matching.length) await this.process(matching, 0);
       if (this.stopped) return;
       cursor.position += batch.length;
+      this.checkpoints[cursor.shard.shardId] = batch[batch.length - 1].sequenceNumber.toString();
+      this.saveCheckpoints();
     }
   }
 

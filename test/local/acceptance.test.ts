@@ -17,7 +17,7 @@ afterAll(async () => {
   for (const c of cleanups.reverse()) await c();
 });
 
-async function waitFor<T>(probe: () => T | Promise<T>, what: string, timeoutMs = 30_000): Promise<T> {
+async function waitFor<T>(probe: () => T | null | undefined | false | Promise<T | null | undefined | false>, what: string, timeoutMs = 30_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -60,8 +60,11 @@ describe('local stack acceptance (npm start)', () => {
     expect(stack.output()).toMatch(/dynamodb .*\n.*postgres .*\n.*cache .*\n.*websocket .*ws:\/\/127\.0\.0\.1:\d+\/ws/);
 
     // The client is served like CloudFront serves it.
-    const page = await fetch(`${origin}/d/some-document`);
-    expect(page.status).toBe(200);
+    // (Polling only rides out someone rebuilding web/dist by hand in a shared working tree.)
+    const page = await waitFor(async () => {
+      const res = await fetch(`${origin}/d/some-document`);
+      return res.status === 200 ? res : null;
+    }, 'the client page (200)');
     expect(page.headers.get('content-type')).toContain('text/html');
     expect(page.headers.get('cache-control')).toBe('no-cache');
     expect(page.headers.get('content-security-policy')).toContain("connect-src 'self'");

@@ -367,3 +367,52 @@ describe('event filtering (contracts/streams.ts OP_LOG_ENTRY_FILTER_PATTERN)', (
     expect(seen).toEqual([1]);
   });
 });
+
+describe('stream persistence (data folder)', () => {
+  it('after a crash, a restarted stream keeps its ARN and records, and each consumer resumes after its checkpoint', async () => {
+    const { mkdtempSync, appendFileSync, rmSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const dir = mkdtempSync(join(tmpdir(), 'concord-stream-'));
+    try {
+      const change = (seq: number) => ({ eventName: 'INSERT' as const, keys: { docId: { S: 'p' }, seq: { N: String(seq) } }, newImage: { docId: { S: 'p' }, seq: { N: String(seq) } }, partitionKey: JSON.stringify({ S: 'p' }) });
+      const first = new OpLogStream({ tableName: 'OpLog', region: 'us-east-1', journalDir: join(dir, 'stream') });
+      const delivered: number[] = [];
+      const options = (sink: number[]) => ({
+        definition: definition(),
+        functionArn: 'arn:test',
+        invoke: async (event: DynamoDBStreamEvent) => void sink.push(...event.Records.map(seqOf)),
+        onFailure: () => undefined,
+        checkpointFile: join(dir, 'stream', 'checkpoint-fanout.json'),
+      });
+      const consumer = new StreamConsumer(first, options(delivered));
+      first.append(change(1));
+      first.append(change(2));
+      await consumer.drain();
+      expect(delivered).toEqual([1, 2]);
+      consumer.stop(); // the process dies here: records 3 and 4 are stored but never delivered
+      first.append(change(3));
+      first.append(change(4));
+      appendFileSync(join(dir, 'stream', 'records.jsonl'), '{"p":"torn'); // a write cut short by the crash
+
+      const second = new OpLogStream({ tableName: 'OpLog', region: 'us-east-1', journalDir: join(dir, 'stream') });
+      expect(second.streamArn).toBe(first.streamArn);
+      expect(second.shards.map((s) => s.shardId)).toEqual(first.shards.map((s) => s.shardId));
+      const redelivered: number[] = [];
+      const resumed = new StreamConsumer(second, options(redelivered));
+      second.compactJournal(); // keeps only what a consumer has not passed yet
+      const { readFileSync } = await import('node:fs');
+      expect(readFileSync(join(dir, 'stream', 'records.jsonl'), 'utf8').trim().split('\n').map((l) => Number(JSON.parse(l).r.dynamodb.Keys.seq.N))).toEqual([3, 4]);
+      resumed.start();
+      await resumed.drain();
+      expect(redelivered).toEqual([3, 4]);
+      const next = second.append(change(5));
+      expect(next.sequenceNumber > BigInt(first.shardFor(JSON.stringify({ S: 'p' })).records.at(-1)!.record.dynamodb!.SequenceNumber!)).toBe(true);
+      await resumed.drain();
+      expect(redelivered).toEqual([3, 4, 5]);
+      resumed.stop();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
