@@ -43,7 +43,8 @@ export interface ConnectTarget {
 
 export interface SentEdit {
   readonly t: number;
-  /** The sender's own clock after the edit. */
+  /** The sender's own clock before and after the edit (equal for a pure deletion). */
+  readonly start: number;
   readonly clock: number;
 }
 
@@ -55,8 +56,8 @@ export interface LoadClient {
   readonly errors: string[];
   /** Milliseconds from each local edit to its acknowledgement (empty for y-websocket). */
   readonly ackLatencies: number[];
-  /** Highest own clock acknowledged by the server. */
-  ackedClock(): number;
+  /** Clock ranges [start, end) of own insertions the server acknowledged. */
+  ackedRanges(): (readonly [number, number])[];
   /** Sent edits not yet acknowledged; null when the protocol has no acknowledgements. */
   unacknowledged(): number | null;
   /** Applies a local edit (one Yjs transaction) and returns its send record. */
@@ -125,7 +126,7 @@ async function connectConcord(name: string, target: ConnectTarget, doc: Y.Doc, t
   const errors: string[] = [];
   const ackLatencies: number[] = [];
   const awaitingAck = new Map<string, SentEdit>();
-  let ackedClock = 0;
+  const ackedRanges: (readonly [number, number])[] = [];
   let current: SentEdit | null = null;
   let client: LoadClient | null = null;
   let resolveSynced!: () => void;
@@ -140,7 +141,7 @@ async function connectConcord(name: string, target: ConnectTarget, doc: Y.Doc, t
         if (!sent) return;
         awaitingAck.delete(ref);
         ackLatencies.push(performance.now() - sent.t);
-        if (sent.clock > ackedClock) ackedClock = sent.clock;
+        if (sent.clock > sent.start) ackedRanges.push([sent.start, sent.clock]);
       },
     },
   });
@@ -184,12 +185,12 @@ async function connectConcord(name: string, target: ConnectTarget, doc: Y.Doc, t
     traffic,
     errors,
     ackLatencies,
-    ackedClock: () => ackedClock,
+    ackedRanges: () => [...ackedRanges],
     unacknowledged: () => session.pendingCount,
     edit(fn) {
       const before = Y.getState(doc.store, doc.clientID);
       // The clock is known only after the transaction; the ack map holds this same object.
-      const sent = { t: performance.now(), clock: before } as { t: number; clock: number };
+      const sent = { t: performance.now(), start: before, clock: before } as { t: number; start: number; clock: number };
       current = sent;
       doc.transact(() => fn(doc), LOCAL);
       current = null;
@@ -216,7 +217,7 @@ async function connectYProtocol(name: string, target: ConnectTarget, doc: Y.Doc,
   const ackLatencies: number[] = [];
   /** Hocuspocus answers every step 2 and update with one SyncStatus, in order. */
   const ackQueue: (SentEdit | null)[] = [];
-  let ackedClock = 0;
+  const ackedRanges: (readonly [number, number])[] = [];
   let lastEdit: SentEdit | null = null;
   let client: LoadClient | null = null;
   let resolveSynced!: () => void;
@@ -264,7 +265,7 @@ async function connectYProtocol(name: string, target: ConnectTarget, doc: Y.Doc,
       if (!saved) errors.push('hocuspocus refused an update (SyncStatus false)');
       else if (sent) {
         ackLatencies.push(performance.now() - sent.t);
-        if (sent.clock > ackedClock) ackedClock = sent.clock;
+        if (sent.clock > sent.start) ackedRanges.push([sent.start, sent.clock]);
       }
     } else if (hocus && type === MSG_AUTH) {
       // Authenticated / PermissionDenied: only the latter matters.
@@ -304,13 +305,13 @@ async function connectYProtocol(name: string, target: ConnectTarget, doc: Y.Doc,
     traffic,
     errors,
     ackLatencies,
-    ackedClock: () => ackedClock,
+    ackedRanges: () => [...ackedRanges],
     unacknowledged: () => (hocus ? ackQueue.length : null),
     edit(fn) {
       const before = Y.getState(doc.store, doc.clientID);
       const t = performance.now();
       // The clock is known only after the transaction; the ack queue holds this same object.
-      const sent = { t, clock: before } as { t: number; clock: number };
+      const sent = { t, start: before, clock: before } as { t: number; start: number; clock: number };
       lastEdit = sent;
       doc.transact(() => fn(doc), LOCAL);
       lastEdit = null;

@@ -191,7 +191,7 @@ export async function runLoad(target: LoadTarget, options: LoadOptions): Promise
       await waitUntil(() => (late.unacknowledged() ?? 0) === 0 && converged([...clients, late]), 10_000);
     }
     const verify = verifyRun({
-      clients: [...clients, ...reader].map((c) => ({ name: c.name, doc: c.doc, ackedClock: c.ackedClock(), unacknowledged: c.unacknowledged() })),
+      clients: [...clients, ...reader].map((c) => ({ name: c.name, doc: c.doc, ackedRanges: c.ackedRanges(), unacknowledged: c.unacknowledged() })),
       stored,
       field: FIELD,
     });

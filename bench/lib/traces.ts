@@ -47,20 +47,6 @@ export function loadConcurrentTrace(name = 'friendsforever'): ConcurrentTrace {
 export const countOps = (trace: { txns: readonly { patches: readonly Patch[] }[] }): number =>
   trace.txns.reduce((n, t) => n + t.patches.length, 0);
 
-/** The trace applied with plain string splicing (code points): the reference result. */
-export function replayAsString(trace: SequentialTrace): string {
-  let chars = [...trace.startContent];
-  const astral = /[\u{10000}-\u{10FFFF}]/u.test(trace.endContent);
-  let text = trace.startContent;
-  for (const txn of trace.txns) {
-    for (const [pos, del, ins] of txn.patches) {
-      if (astral) chars.splice(pos, del, ...ins);
-      else text = text.slice(0, pos) + ins + text.slice(pos + del);
-    }
-  }
-  return astral ? chars.join('') : text;
-}
-
 /** UTF-16 offset of code point `pos` in `text` (identity for BMP-only text). */
 function utf16Offset(text: string, pos: number): number {
   let units = 0;
