@@ -257,7 +257,34 @@ describe('ConcordProvider authentication (FM-5.1, FM-5.2)', () => {
     });
     const a = client(gateway, alice, { fetch: http.fetch });
     await waitFor(() => expect(a.provider.getSnapshot().saved).toBe(true));
-    expect(http.calls.map((c) => `${c.method} ${c.url}`)).toEqual([`GET /api/docs/${gateway.docId}`, 'POST /api/auth/refresh']);
+    expect(http.calls.map((c) => `${c.method} ${c.url}`).filter((c) => c !== 'GET /api/me')).toEqual([`GET /api/docs/${gateway.docId}`, 'POST /api/auth/refresh']);
+  });
+
+  it('FM-5.1: refreshes the session shortly before the access token expires, so an idle reader keeps receiving edits', async () => {
+    const gateway = new FakeGateway();
+    const scheduler = new RecordingScheduler();
+    const http = fakeFetch({ me: () => ({ status: 200, expiresInMs: 15 * 60_000 }) });
+    const a = client(gateway, alice, { fetch: http.fetch, scheduler, random: () => 0.5 });
+    await waitFor(() => expect(a.provider.getSnapshot().saved).toBe(true));
+    // 15 min left by the server's clock: the refresh is planned 60-120 s before expiry.
+    const refresh = () => scheduler.active().filter((t) => t.ms >= 13 * 60_000 && t.ms <= 14 * 60_000);
+    await waitFor(() => expect(refresh()).toHaveLength(1));
+    expect(refresh()[0].ms).toBe(15 * 60_000 - 90_000);
+    const sockets = gateway.sockets.length;
+    scheduler.fire(refresh()[0]);
+    await waitFor(() => expect(http.calls).toContainEqual({ method: 'POST', url: '/api/auth/refresh' }));
+    await waitFor(() => expect(gateway.sockets.length).toBe(sockets + 1));
+    await waitFor(() => expect(a.provider.getSnapshot()).toMatchObject({ connection: 'open', saved: true }));
+  });
+
+  it('plans no session refresh when the API gives no expiry or no server date', async () => {
+    const gateway = new FakeGateway();
+    const scheduler = new RecordingScheduler();
+    const a = client(gateway, alice, { scheduler });
+    await waitFor(() => expect(a.provider.getSnapshot().saved).toBe(true));
+    await waitFor(() => expect(a.http.calls).toContainEqual({ method: 'GET', url: '/api/me' }));
+    await new Promise((r) => setTimeout(r, 20));
+    expect(scheduler.active().filter((t) => t.ms < 0.85 * 2 * 60 * 60_000 && t.ms > 60_000)).toHaveLength(0);
   });
 });
 

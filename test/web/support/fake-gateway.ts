@@ -222,13 +222,22 @@ export interface FetchCall {
 }
 
 /** A fetch stand-in for the two HTTP calls the provider makes. */
-export function fakeFetch(routes: { refresh?: () => number; document?: () => number }) {
+export function fakeFetch(routes: { refresh?: () => number; document?: () => number; me?: () => { status: number; expiresInMs: number } }) {
   const calls: FetchCall[] = [];
   const fn = (async (input: RequestInfo | URL, init?: RequestInit) => {
     const url = String(input);
     const method = init?.method ?? 'GET';
     calls.push({ method, url });
     let status = 404;
+    if (method === 'GET' && url === '/api/me' && routes.me) {
+      // The provider reads the remaining token lifetime against the server's Date header.
+      const { status: meStatus, expiresInMs } = routes.me();
+      const serverNow = Date.parse('2026-11-28T12:00:00Z');
+      return new Response(JSON.stringify({ userId: 'alice', name: 'alice', expiresAt: serverNow + expiresInMs }), {
+        status: meStatus,
+        headers: { 'content-type': 'application/json', date: new Date(serverNow).toUTCString() },
+      });
+    }
     if (method === 'POST' && url === '/api/auth/refresh') status = routes.refresh?.() ?? 204;
     else if (method === 'GET' && url.startsWith('/api/docs/')) status = routes.document?.() ?? 200;
     const body = status >= 400 ? JSON.stringify({ error: { code: status === 403 ? 'forbidden' : status === 401 ? 'unauthorized' : 'not_found', message: `HTTP ${status} from the fake API` } }) : status === 204 ? null : '{}';

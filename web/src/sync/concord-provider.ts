@@ -81,6 +81,9 @@ const NO_ACCESS_CODES = new Set(['forbidden', 'not_found']);
 const REAUTH_CODES = new Set(['unauthorized', 'token_expired']);
 
 const OPEN = 1;
+/** Refresh the session this long (plus jitter of the same size) before the token expires. */
+const SESSION_REFRESH_MARGIN_MS = 60_000;
+const MIN_SESSION_REFRESH_MS = 5_000;
 export const DEFAULT_BATCH_MS = 80;
 
 export function browserNetwork(): NetworkMonitor {
@@ -129,6 +132,7 @@ export class ConcordProvider {
   private attempt = 0;
   private retryTimer: unknown = null;
   private plannedTimer: unknown = null;
+  private sessionTimer: unknown = null;
   private reauthInFlight = false;
   private destroyed = false;
   private carriedOver: number;
@@ -229,6 +233,7 @@ export class ConcordProvider {
         if (ws.readyState === OPEN) ws.send(frame);
       });
       this.schedulePlannedReconnect();
+      void this.scheduleSessionRefresh(ws);
     };
     ws.onmessage = (ev) => {
       if (this.ws !== ws || typeof ev.data !== 'string') return;
@@ -377,6 +382,39 @@ export class ConcordProvider {
     }, plannedReconnectDelay(this.maxConnectionAgeMs, this.random));
   }
 
+  /**
+   * Refreshes the session shortly before the access token expires, then reconnects. The server
+   * stops delivering to a connection once its token (and its connection record) expires, so a
+   * reader who never types would otherwise stop seeing others' edits. The remaining lifetime is
+   * measured on the server's clock (its Date header), never the browser's.
+   */
+  private async scheduleSessionRefresh(ws: WebSocketLike): Promise<void> {
+    let remainingMs: number;
+    try {
+      const res = await this.fetchImpl('/api/me', { credentials: 'same-origin', headers: { Accept: 'application/json' } });
+      if (!res.ok) return;
+      const body = (await res.json().catch(() => null)) as { expiresAt?: unknown } | null;
+      const serverNow = Date.parse(res.headers.get('date') ?? '');
+      if (typeof body?.expiresAt !== 'number' || Number.isNaN(serverNow)) return;
+      remainingMs = body.expiresAt - serverNow;
+    } catch {
+      return; // the REAUTH path still covers an expired token
+    }
+    if (this.ws !== ws || this.destroyed) return;
+    const margin = SESSION_REFRESH_MARGIN_MS * (1 + this.random());
+    const delay = remainingMs > 4 * SESSION_REFRESH_MARGIN_MS ? remainingMs - margin : Math.max(MIN_SESSION_REFRESH_MS, remainingMs * 0.75);
+    this.clearSessionRefresh();
+    this.sessionTimer = this.scheduler.setTimeout(() => {
+      this.sessionTimer = null;
+      if (this.ws === ws && !this.destroyed) void this.reauthenticate();
+    }, delay);
+  }
+
+  private clearSessionRefresh(): void {
+    if (this.sessionTimer !== null) this.scheduler.clearTimeout(this.sessionTimer);
+    this.sessionTimer = null;
+  }
+
   /** Closes the current socket (if any) and hands its unacknowledged edits back to the session. */
   private dropSocket(reason: string): void {
     const ws = this.ws;
@@ -395,6 +433,7 @@ export class ConcordProvider {
     ws.onopen = ws.onmessage = ws.onerror = ws.onclose = null;
     this.ws = null;
     this.clearPlanned();
+    this.clearSessionRefresh();
     if (this.wsOpened) this.session.disconnected();
     this.wsOpened = false;
     this.receiving = Promise.resolve();
