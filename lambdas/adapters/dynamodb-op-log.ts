@@ -21,6 +21,8 @@
  * `snapshotBytes + (top.docBytes - floorDocBytes)`: the snapshot plus the uncompacted tail. The
  * tail is counted as raw update bytes (an upper bound of what it adds to the merged state), so
  * the estimate errs towards refusing early, and compaction brings it back to the real size.
+ * Racing appends claim the same number, so the loser retries and is checked again against the
+ * winner's total: concurrency never lets the check be skipped.
  *
  * DynamoDB items max out at 400 KB, so an update above PART_BYTES is stored as part items first
  * (partition `<docId>#part#<uuid>`, sort key = part index, `kind = "part"`) and the entry item
@@ -184,11 +186,17 @@ export class DynamoOpLog implements OpLog {
         }
       }
     } catch (e) {
-      if (split) await this.deleteKeys(Array.from({ length: split.parts }, (_, i) => ({ docId: split.partKey, seq: i }))).catch(() => undefined);
+      // Only a certain refusal frees the parts: after any other error the put may have landed,
+      // and its entry needs them (orphaned parts merely cost storage).
+      if (split && e instanceof ConcordError) await this.deleteParts(split);
       throw e;
     }
-    if (split) await this.deleteKeys(Array.from({ length: split.parts }, (_, i) => ({ docId: split.partKey, seq: i }))).catch(() => undefined);
+    if (split) await this.deleteParts(split);
     throw new OpLogContentionError(docId, this.maxAttempts);
+  }
+
+  private async deleteParts(split: { partKey: string; parts: number }): Promise<void> {
+    await this.deleteKeys(Array.from({ length: split.parts }, (_, i) => ({ docId: split.partKey, seq: i }))).catch(() => undefined);
   }
 
   async readAll(docId: string): Promise<OpLogEntry[]> {
