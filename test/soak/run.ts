@@ -1,5 +1,5 @@
 /**
- * `npm run soak -- [--clients 20] [--documents 5] [--duration 120] [--seed 1] [--fuzz-cases 10000] [--no-restarts]`
+ * `npm run soak -- [--clients 20] [--documents 10] [--interval <ms between two edits of one editor, 2000>] [--duration 120] [--seed 1] [--fuzz-cases 10000] [--no-restarts]`
  * The chaos soak against the local stack (see soak.ts and docs/failure-modes.md). With REDIS_URL
  * set, the cache is a real Redis behind the stack's killable proxy and the cache-kill fault runs.
  * Exits 1 on any lost acknowledged edit, divergence or fuzz problem.
@@ -12,7 +12,8 @@ import { formatSoakReport, runSoak, soakPassed } from './soak';
 const { values } = parseArgs({
   options: {
     clients: { type: 'string', default: '20' },
-    documents: { type: 'string', default: '5' },
+    documents: { type: 'string', default: '10' },
+    interval: { type: 'string', default: '2000' },
     duration: { type: 'string', default: '120' },
     seed: { type: 'string', default: String(Date.now() % 100_000) },
     'fuzz-cases': { type: 'string', default: '10000' },
@@ -21,7 +22,7 @@ const { values } = parseArgs({
   },
 });
 if (values.help) {
-  console.log('Usage: npm run soak -- [--clients 20] [--documents 5] [--duration <seconds>] [--seed <n>] [--fuzz-cases 10000] [--no-restarts]');
+  console.log('Usage: npm run soak -- [--clients 20] [--documents 10] [--interval <ms between two edits of one editor, 2000>] [--duration <seconds>] [--seed <n>] [--fuzz-cases 10000] [--no-restarts]');
   process.exit(0);
 }
 const positive = (name: string, raw: string, min: number) => {
@@ -39,6 +40,7 @@ const options = {
   durationMs: positive('duration', values.duration, 1) * 1000,
   seed: positive('seed', values.seed, 0),
   fuzzCases: positive('fuzz-cases', values['fuzz-cases'], 0),
+  editIntervalMs: positive('interval', values.interval, 50),
   redisUrl: process.env.REDIS_URL || undefined,
   databaseUrl: process.env.DATABASE_URL || undefined,
   restarts: !values['no-restarts'],
