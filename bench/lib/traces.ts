@@ -1,13 +1,16 @@
 /**
- * Loaders and replayers for the real editing traces in /work/shared/data/editing-traces
+ * Loaders and replayers for the real editing traces in ../shared/data/editing-traces
  * (josephg/editing-traces). Positions in the traces count Unicode code points; Y.Text counts
  * UTF-16 units, so positions are converted whenever the text holds astral characters.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import * as Y from 'yjs';
 
-export const TRACES_DIR = process.env.CONCORD_TRACES_DIR ?? '/work/shared/data/editing-traces';
+/** The traces ship in the `shared/` folder beside the repository (CI lays a copy there too). */
+const candidateTraceDirs = [resolve(import.meta.dirname, '../../../shared/data/editing-traces'), '/work/shared/data/editing-traces'];
+export const TRACES_DIR = process.env.CONCORD_TRACES_DIR ?? candidateTraceDirs.find((dir) => existsSync(dir)) ?? candidateTraceDirs[0];
 
 /** [position, numDeleted, inserted] */
 export type Patch = [number, number, string];
