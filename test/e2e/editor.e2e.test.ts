@@ -182,6 +182,9 @@ describe('Concord in a real browser', () => {
       await u.page.getByTestId('editor').click();
       await u.page.keyboard.press('Control+End');
     }
+    // Yjs's undo manager merges a user's changes made within 500 ms into one undo step: pause
+    // like a person would, so the previous test's last keystrokes are not undone with this edit.
+    await alice.page.waitForTimeout(1_000);
     const before = await editorText(alice.page);
     await alice.page.keyboard.insertText(' [alice: undo me]');
     await expect.poll(() => editorText(bob.page), { timeout: 20_000 }).toContain('[alice: undo me]');
