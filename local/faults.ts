@@ -3,6 +3,7 @@
  * the cache proxy and the WebSocket gateway consult. Tests drive it directly
  * (`stack.faults.set(...)`); a running stack exposes it at `POST /_local/faults` (docs/local.md).
  */
+import { STREAM_CONSUMERS } from '../contracts/streams';
 import type { DynamoErrorResponse } from './dynamodb/stream-proxy';
 
 export type DynamoErrorKind = 'InternalServerError' | 'ProvisionedThroughputExceededException' | 'ThrottlingException' | 'ServiceUnavailable';
@@ -30,8 +31,18 @@ export interface FaultSettings {
   dynamoTableFilter: string;
   /** Extra delay before each stream delivery, ms. */
   streamDelayMs: number;
-  /** Fraction (0..1) of successfully processed stream batches delivered a second time. */
+  /** Fraction (0..1) of stream batches delivered a second time after they succeeded. */
   streamDuplicateRate: number;
+  /**
+   * Fraction (0..1) of `streamCrashConsumer` invocations that crash mid-batch: the handler runs on
+   * the first half of the records (its posts and writes happen), then the invocation fails like a
+   * Lambda crash or timeout, and the streams emulator retries or bisects the batch.
+   */
+  streamCrashRate: number;
+  /** Crash exactly the next N invocations of `streamCrashConsumer` (deterministic; counted down). */
+  streamCrashNextInvocations: number;
+  /** The stream consumer the crash knobs apply to. */
+  streamCrashConsumer: string;
 }
 
 export const DEFAULT_FAULTS: FaultSettings = {
@@ -41,7 +52,12 @@ export const DEFAULT_FAULTS: FaultSettings = {
   dynamoTableFilter: '',
   streamDelayMs: 0,
   streamDuplicateRate: 0,
+  streamCrashRate: 0,
+  streamCrashNextInvocations: 0,
+  streamCrashConsumer: 'fanout',
 };
+
+const CRASHABLE_CONSUMERS = STREAM_CONSUMERS.map((c) => c.handler as string);
 
 export class FaultSettingsError extends Error {
   readonly code = 'bad_fault_settings';
@@ -63,11 +79,13 @@ export class Faults {
       switch (key) {
         case 'dynamoWriteFailureRate':
         case 'streamDuplicateRate':
+        case 'streamCrashRate':
           if (typeof value !== 'number' || !(value >= 0 && value <= 1)) throw new FaultSettingsError(`${key} must be a number from 0 to 1.`);
           next[key] = value;
           break;
         case 'dynamoFailNextWrites':
         case 'streamDelayMs':
+        case 'streamCrashNextInvocations':
           if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new FaultSettingsError(`${key} must be a non-negative integer.`);
           next[key] = value;
           break;
@@ -78,6 +96,10 @@ export class Faults {
         case 'dynamoTableFilter':
           if (typeof value !== 'string') throw new FaultSettingsError('dynamoTableFilter must be a string.');
           next.dynamoTableFilter = value;
+          break;
+        case 'streamCrashConsumer':
+          if (typeof value !== 'string' || !CRASHABLE_CONSUMERS.includes(value)) throw new FaultSettingsError(`streamCrashConsumer must be one of ${CRASHABLE_CONSUMERS.join(', ')}.`);
+          next.streamCrashConsumer = value;
           break;
         default:
           throw new FaultSettingsError(`Unknown fault setting "${key}"; see docs/local.md.`);
@@ -109,5 +131,14 @@ export class Faults {
   readonly stream = {
     deliveryDelayMs: (): number => this.settings.streamDelayMs,
     shouldDuplicate: (): boolean => this.settings.streamDuplicateRate > 0 && this.random() < this.settings.streamDuplicateRate,
+    shouldCrashMidBatch: (consumer: string): boolean => {
+      const s = this.settings;
+      if (consumer !== s.streamCrashConsumer) return false;
+      if (s.streamCrashNextInvocations > 0) {
+        s.streamCrashNextInvocations--;
+        return true;
+      }
+      return s.streamCrashRate > 0 && this.random() < s.streamCrashRate;
+    },
   };
 }

@@ -233,6 +233,8 @@ export interface StreamFaults {
   deliveryDelayMs(): number;
   /** Whether to deliver this successful batch once more (a redelivery, same records). */
   shouldDuplicate(): boolean;
+  /** Whether this invocation of `consumer` crashes after handling the first half of its batch. */
+  shouldCrashMidBatch?(consumer: string): boolean;
 }
 
 export interface StreamConsumerOptions {
@@ -276,7 +278,9 @@ export class StreamConsumer {
   private readonly filters: readonly object[];
   private flushing = false;
   /** Counters for tests and the admin endpoint. */
-  readonly stats = { invocations: 0, failures: 0, bisects: 0, discarded: 0, duplicates: 0, filteredOut: 0 };
+  readonly stats = { invocations: 0, failures: 0, bisects: 0, discarded: 0, duplicates: 0, filteredOut: 0, crashes: 0, redeliveredAfterCrash: 0 };
+  /** Records handed to an invocation the crash knob failed, until they are delivered again. */
+  private readonly crashedRecords = new WeakSet<StoredStreamRecord>();
 
   constructor(stream: OpLogStream, options: StreamConsumerOptions) {
     this.options = options;
@@ -460,6 +464,11 @@ export class StreamConsumer {
 
   private async invoke(batch: StoredStreamRecord[]): Promise<InvokeOutcome> {
     this.stats.invocations++;
+    if (batch.some((r) => this.crashedRecords.has(r))) {
+      this.stats.redeliveredAfterCrash++;
+      for (const r of batch) this.crashedRecords.delete(r);
+    }
+    if (this.options.faults?.shouldCrashMidBatch?.(this.name)) return this.crashMidBatch(batch);
     try {
       const response = (await this.options.invoke({ Records: batch.map((r) => r.record) })) as DynamoDBBatchResponse | undefined | null;
       if (!this.options.definition.reportBatchItemFailures) return { ok: true, failedFrom: null };
@@ -477,6 +486,23 @@ export class StreamConsumer {
     } catch (error) {
       return { ok: false, error };
     }
+  }
+
+  /**
+   * Fault knob: the handler really runs on the first half of the batch (its side effects happen),
+   * then the invocation fails as a crash or timeout would; whatever it returned is lost.
+   */
+  private async crashMidBatch(batch: StoredStreamRecord[]): Promise<InvokeOutcome> {
+    this.stats.crashes++;
+    for (const r of batch) this.crashedRecords.add(r);
+    const prefix = batch.slice(0, Math.ceil(batch.length / 2));
+    try {
+      await this.options.invoke({ Records: prefix.map((r) => r.record) });
+    } catch {
+      // The handler failing on its own changes nothing: the invocation fails either way.
+    }
+    this.options.log?.({ level: 'WARN', message: 'stream invocation crashed mid-batch (fault knob)', consumer: this.name, size: batch.length, handled: prefix.length });
+    return { ok: false, error: new Error(`${this.name} crashed after ${prefix.length} of ${batch.length} record(s) (local fault knob)`) };
   }
 
   private async discard(batch: StoredStreamRecord[], condition: OnFailureRecord['requestContext']['condition'], invokeCount: number, functionError: string): Promise<void> {

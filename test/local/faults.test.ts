@@ -1,6 +1,6 @@
 /**
  * FM-8 fault knobs of the local stack, against the production handlers: failing DynamoDB writes,
- * delayed and duplicated stream records, dropped sockets, and a killed cache (with REDIS_URL; the
+ * delayed and duplicated stream records, fan-out invocations crashing mid-batch, dropped sockets, and a killed cache (with REDIS_URL; the
  * in-process cache has no server to kill, and the admin endpoint says so). Each drill checks the
  * invariant it threatens: acknowledged edits survive and clients converge.
  */
@@ -114,6 +114,50 @@ describe('local fault knobs (FM-8)', () => {
     } finally {
       stack.faults.reset();
     }
+  });
+
+  it('FM-1.5, FM-4.2: a fan-out invocation crashing mid-batch is redelivered; clients converge and every acknowledged edit is stored', async () => {
+    const docId = await sharedDocument();
+    const a = await open(docId, alice);
+    const b = await open(docId, bob);
+    const fanout = stack.consumers.find((c) => c.name === 'fanout')!;
+    const crashesBefore = fanout.stats.crashes;
+    const redeliveriesBefore = fanout.stats.redeliveredAfterCrash;
+    // Through the admin endpoint, like the soak. A count, not a rate: deterministic, and well below
+    // fanout's retry attempts, so no record can end in the on-failure destination.
+    const set = await admin('/faults', { streamCrashNextInvocations: 3, streamCrashConsumer: 'fanout' });
+    expect(set.status).toBe(200);
+    expect(set.body.streamCrashNextInvocations).toBe(3);
+    try {
+      for (let i = 0; i < 4; i++) {
+        a.insertText(`crash-a${i}`);
+        b.insertText(`crash-b${i}`);
+      }
+      await Promise.all([a.whenSaved(), b.whenSaved()]);
+      const expected = [0, 1, 2, 3].flatMap((i) => [`crash-a${i}`, `crash-b${i}`]);
+      await waitFor(() => a.text() === b.text() && expected.every((s) => a.text().includes(s)), 'convergence under mid-batch fan-out crashes');
+      await stack.drainStreams(true);
+      expect(fanout.stats.crashes - crashesBefore).toBeGreaterThanOrEqual(3);
+      expect(fanout.stats.redeliveredAfterCrash).toBeGreaterThan(redeliveriesBefore);
+      expect(stack.faults.current.streamCrashNextInvocations).toBe(0);
+      // Redelivered updates are idempotent, and every acknowledged edit is in the stored document.
+      expect(a.text().split('\n').filter((l) => l === 'crash-a0')).toHaveLength(1);
+      const fresh = await open(docId, bob);
+      for (const s of expected) expect(fresh.text()).toContain(s);
+      expect(fresh.text()).toBe(a.text());
+    } finally {
+      await admin('/faults/reset');
+    }
+    // Turned off, the knob no longer fires.
+    const crashesAfterReset = fanout.stats.crashes;
+    a.insertText('after the crashes');
+    await a.whenSaved();
+    await waitFor(() => b.text().includes('after the crashes'), 'fan-out once the knob is off');
+    await stack.drainStreams(true);
+    expect(fanout.stats.crashes).toBe(crashesAfterReset);
+    expect((await admin('/faults', { streamCrashConsumer: 'nope' })).status).toBe(400);
+    expect((await admin('/faults', { streamCrashNextInvocations: -1 })).status).toBe(400);
+    expect((await admin('/faults', { streamCrashRate: 1.5 })).status).toBe(400);
   });
 
   it('FM-1.1: a dropped socket runs $disconnect (the connection is gone for @connections), and a new socket resyncs', async () => {

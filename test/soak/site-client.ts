@@ -65,6 +65,8 @@ export interface ConsumerStats {
   readonly invocations: number;
   readonly failures: number;
   readonly discarded: number;
+  /** Invocations the crash knob failed mid-batch (`streamCrashRate`). */
+  readonly crashes: number;
   readonly idle: boolean;
 }
 

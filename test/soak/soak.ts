@@ -1,7 +1,8 @@
 /**
  * The chaos soak (FM-8): simulated editors work on a few documents through the local stack (a
  * child process, exactly `npm start`) while faults are injected at random through its knobs:
- * failing DynamoDB writes, delayed and duplicated stream records, dropped sockets, the cache
+ * failing DynamoDB writes, delayed and duplicated stream records, fan-out invocations crashing
+ * mid-batch, dropped sockets, the cache
  * killed (with REDIS_URL), compaction running all along, and the whole stack restarted. Editors
  * come and go: one that leaves waits for "Saved" first, so its acknowledged edits then live only
  * on the server. At the end every document is read back with a fresh client (also after one more
@@ -58,7 +59,7 @@ export interface SoakReport {
   readonly refusals: Readonly<Record<string, number>>;
   readonly fuzz: GatewayFuzzResult | null;
   /** Stream consumer failures and records sent to the on-failure file since the last start. */
-  readonly consumers: Readonly<Record<string, { failures: number; discarded: number }>>;
+  readonly consumers: Readonly<Record<string, { failures: number; discarded: number; crashes: number }>>;
   readonly problems: readonly string[];
 }
 
@@ -107,7 +108,7 @@ async function waitUntil(condition: () => boolean | Promise<boolean>, timeoutMs:
   return condition();
 }
 
-type FaultKind = 'dynamo-write-failures' | 'stream-delay' | 'stream-duplicate' | 'drop-socket' | 'drop-all-sockets' | 'cache-kill' | 'stack-restart' | 'editor-churn' | 'compact-now';
+type FaultKind = 'dynamo-write-failures' | 'stream-delay' | 'stream-duplicate' | 'fanout-crash' | 'drop-socket' | 'drop-all-sockets' | 'cache-kill' | 'stack-restart' | 'editor-churn' | 'compact-now';
 
 /** A schema of its own in a shared PostgreSQL, so parallel test files never see each other. */
 async function isolatedDatabase(shared: string): Promise<{ url: string; drop: () => Promise<void> }> {
@@ -151,7 +152,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
   const retired: { editor: SyntheticEditor; docId: string }[] = [];
   const live: { editor: SyntheticEditor; docId: string; user: SignedInUser }[] = [];
   let fuzz: GatewayFuzzResult | null = null;
-  const consumers: Record<string, { failures: number; discarded: number }> = {};
+  const consumers: Record<string, { failures: number; discarded: number; crashes: number }> = {};
   let origin = await stack.start();
   log(`local stack at ${origin} (data in ${dataDir})`);
   const wsUrl = (docId: string) => `${origin.replace(/^http/, 'ws')}/ws?doc=${encodeURIComponent(docId)}`;
@@ -184,6 +185,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
       ['dynamo-write-failures', 3],
       ['stream-delay', 2],
       ['stream-duplicate', 2],
+      ['fanout-crash', 2],
       ['drop-socket', 3],
       ['drop-all-sockets', 1],
       ['editor-churn', 2],
@@ -232,6 +234,13 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
           await knob('/faults', { streamDuplicateRate: random.int(30, 100) / 100 });
           await sleep(hold);
           await knob('/faults', { streamDuplicateRate: 0 });
+          break;
+        case 'fanout-crash':
+          // At most 30 %: with fanout's 5 retries a record reaches the on-failure destination with
+          // odds of 0.3^6 per record, so the run checks recovery, not the DLQ.
+          await knob('/faults', { streamCrashConsumer: 'fanout', streamCrashRate: random.int(10, 30) / 100 });
+          await sleep(hold);
+          await knob('/faults', { streamCrashRate: 0 });
           break;
         case 'drop-socket': {
           const { connections } = await status(origin);
@@ -335,7 +344,7 @@ export async function runSoak(options: SoakOptions): Promise<SoakReport> {
 
     const all = [...retired, ...live].map((e) => e.editor);
     const final = await status(origin);
-    for (const [name, c] of Object.entries(final.consumers)) consumers[name] = { failures: c.failures, discarded: c.discarded };
+    for (const [name, c] of Object.entries(final.consumers)) consumers[name] = { failures: c.failures, discarded: c.discarded, crashes: c.crashes };
     const refusals: Record<string, number> = {};
     for (const e of all) for (const [code, n] of Object.entries(e.stats.errors)) refusals[code] = (refusals[code] ?? 0) + n;
     return {
@@ -376,7 +385,7 @@ export function formatSoakReport(r: SoakReport): string {
     `  faults injected ${r.faultsInjected}: ${Object.entries(r.faults).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
     `  reconnects ${r.reconnects}, stack starts ${r.stackStarts}, editors retired after "Saved" ${r.editorsRetired}`,
     `  server refusals seen by editors: ${Object.entries(r.refusals).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`,
-    `  stream consumers since the last start: ${Object.entries(r.consumers).map(([k, v]) => `${k} ${v.failures} failed invocation(s), ${v.discarded} record(s) to the on-failure file`).join('; ') || 'n/a'}`,
+    `  stream consumers since the last start: ${Object.entries(r.consumers).map(([k, v]) => `${k} ${v.failures} failed invocation(s) (${v.crashes} crashed by the knob), ${v.discarded} record(s) to the on-failure file`).join('; ') || 'n/a'}`,
     r.fuzz ? `  fuzz through the gateway: ${r.fuzz.cases} cases (${r.fuzz.closes1009} closed with 1009), ${r.fuzz.problems.length} problem(s)` : '  fuzz: skipped',
     `  divergent documents: ${r.divergent.length ? r.divergent.join(', ') : 'none'}`,
     ...(r.lostMarkers.length ? [`  LOST: ${r.lostMarkers.slice(0, 20).join(', ')}`] : []),
