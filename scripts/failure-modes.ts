@@ -53,7 +53,7 @@ export const FAILURE_MODES: readonly FailureMode[] = [
   { id: 'FM-7.1', seed: 'no latency visibility', fix: 'EMF metrics for ack latency and fan-out delay (from the stream record\'s creation time), a dashboard and X-Ray tracing.' },
   { id: 'FM-7.2', seed: 'no back-pressure metrics', fix: 'Stream iterator age, DLQ depth, Lambda throttles and errors, with alarms to an SNS topic.' },
   { id: 'FM-7.3', seed: 'no audit log', fix: 'Every op-log entry carries user, connection and server time; snapshots record their authors; version history keeps who changed what.' },
-  { id: 'FM-8', seed: 'no chaos testing', fix: 'Local fault knobs (DynamoDB write failures, stream delay/duplication, cache kill, socket drops, compaction on demand) driven by the chaos soak (`npm run soak`, a short run in `npm test`) and fuzzing; AWS failover drills (`npm run drill`, ElastiCache TestFailover and Aurora failover).' },
+  { id: 'FM-8', seed: 'no chaos testing', fix: 'Local fault knobs (DynamoDB write failures, stream delay/duplication, fan-out crashing mid-batch, cache kill, socket drops, compaction on demand) driven by the chaos soak (`npm run soak`, a short run in `npm test`) and fuzzing; AWS failover drills (`npm run drill`, ElastiCache TestFailover and Aurora failover).' },
 ];
 
 export interface ListedTest {
