@@ -14,6 +14,7 @@ import { startEmbeddedDynamo, type EmbeddedDynamo } from '../../local/embedded/d
 import { createTokenIssuer, type TokenIssuer } from '../../local/auth/token-issuer';
 import { startEmbeddedPostgres } from '../../local/embedded/postgres';
 import type { Clock } from '../../lambdas/core/ports';
+import { wsEvent, wsRequestContext } from '../support/websocket-events';
 
 /**
  * The snapshot database: the running PostgreSQL when DATABASE_URL is set (CI), isolated in a
@@ -224,21 +225,6 @@ export async function startHandlerHarness(options: HarnessOptions = {}): Promise
     if (callback.statusCode !== 302) throw new Error(`sign-in failed: ${callback.statusCode} ${String(callback.body)}`);
     return { setCookies: [...(login.cookies ?? []), ...(callback.cookies ?? [])], cookies: cookieValues(callback.cookies ?? []), location: callback.headers.location };
   };
-  const requestContext = (connectionId: string, routeKey: string, eventType: string) => ({
-    routeKey,
-    eventType,
-    connectionId,
-    messageId: randomUUID(),
-    extendedRequestId: randomUUID(),
-    requestTime: new Date().toUTCString(),
-    messageDirection: 'IN',
-    stage: 'ws',
-    connectedAt: Date.now(),
-    requestTimeEpoch: Date.now(),
-    requestId: randomUUID(),
-    domainName: '127.0.0.1',
-    apiId: 'local',
-  });
   const authorizerEvent: HandlerHarness['authorizerEvent'] = ({ cookie, docId, query }) =>
     ({
       type: 'REQUEST',
@@ -252,7 +238,7 @@ export async function startHandlerHarness(options: HarnessOptions = {}): Promise
       multiValueQueryStringParameters: {},
       pathParameters: {},
       stageVariables: {},
-      requestContext: requestContext(randomUUID(), '$connect', 'CONNECT'),
+      requestContext: wsRequestContext('$connect', randomUUID()),
     }) as unknown as APIGatewayRequestAuthorizerEvent;
 
   return {
@@ -271,13 +257,13 @@ export async function startHandlerHarness(options: HarnessOptions = {}): Promise
       const result = await handlers.authorizer(event);
       const connectionId = (event.requestContext as { connectionId: string }).connectionId;
       if (result.policyDocument.Statement[0].Effect === 'Allow') {
-        const connected = await handlers.connect({ requestContext: { ...requestContext(connectionId, '$connect', 'CONNECT'), authorizer: { ...result.context, principalId: result.principalId } }, isBase64Encoded: false } as never);
+        const connected = await handlers.connect(wsEvent('$connect', connectionId, undefined, { ...result.context, principalId: result.principalId }) as never);
         if ((connected as { statusCode: number }).statusCode === 200) connections.open(connectionId);
       }
       return { connectionId, result };
     },
     send(connectionId, frame) {
-      return handlers.message({ requestContext: requestContext(connectionId, '$default', 'MESSAGE'), body: frame, isBase64Encoded: false } as never);
+      return handlers.message(wsEvent('$default', connectionId, frame) as never);
     },
     async stop() {
       await resetRuntime();

@@ -24,6 +24,7 @@ import { handler as disconnect } from '../../lambdas/disconnect';
 import { handler as message } from '../../lambdas/message';
 import { handler as migrate } from '../../lambdas/migrate';
 import type { WebSocketEvent } from '../../lambdas/ws-event';
+import { wsEvent as buildWsEvent, wsRequestContext, type WebSocketRouteKey } from './websocket-events';
 
 export interface HarnessOptions {
   /** Start PostgreSQL (and run the migrations through the migrate handler). */
@@ -119,32 +120,12 @@ export async function startHarness(options: HarnessOptions = {}) {
         multiValueHeaders: cookie ? { Cookie: [cookie] } : {},
         queryStringParameters: docId === undefined ? {} : { doc: docId },
         multiValueQueryStringParameters: docId === undefined ? {} : { doc: [docId] },
-        requestContext: { routeKey: '$connect', eventType: 'CONNECT', connectionId, stage: 'ws', domainName: 'abcdef1234.execute-api.us-east-1.amazonaws.com', apiId: 'abcdef1234' },
+        requestContext: wsRequestContext('$connect', connectionId),
       } as unknown as APIGatewayRequestAuthorizerEvent;
     },
 
-    wsEvent(routeKey: '$connect' | '$default' | '$disconnect', connectionId: string, body?: string, authorizerContext?: Record<string, unknown>): WebSocketEvent {
-      const eventType = routeKey === '$connect' ? 'CONNECT' : routeKey === '$disconnect' ? 'DISCONNECT' : 'MESSAGE';
-      return {
-        requestContext: {
-          routeKey,
-          eventType,
-          connectionId,
-          messageId: randomUUID(),
-          extendedRequestId: randomUUID(),
-          requestTime: new Date().toUTCString(),
-          messageDirection: 'IN',
-          stage: 'ws',
-          connectedAt: Date.now(),
-          requestTimeEpoch: Date.now(),
-          requestId: randomUUID(),
-          domainName: 'abcdef1234.execute-api.us-east-1.amazonaws.com',
-          apiId: 'abcdef1234',
-          authorizer: authorizerContext ?? null,
-        },
-        body,
-        isBase64Encoded: false,
-      } as WebSocketEvent;
+    wsEvent(routeKey: WebSocketRouteKey, connectionId: string, body?: string, authorizerContext?: Record<string, unknown>): WebSocketEvent {
+      return buildWsEvent(routeKey, connectionId, body, authorizerContext);
     },
 
     /**
