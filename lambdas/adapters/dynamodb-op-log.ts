@@ -8,8 +8,8 @@
  * a writer that loses the race retries with jittered backoff. No transactions (dynalite has none).
  *
  * Compaction never deletes an entry item: `remove` turns it into a tombstone (`compacted = true`,
- * payload removed, `expiresAt` = server now + 24 h for DynamoDB TTL, FM-3.5) and deletes its part
- * items. A writer that read the top before compaction and then puts `top + 1` therefore fails its
+ * payload removed, `expiresAt` = server now + 24 h for DynamoDB TTL, FM-3.5) and gives its part
+ * items the same expiry (a fan-out retried after the compaction still reads them). A writer that read the top before compaction and then puts `top + 1` therefore fails its
  * `attribute_not_exists` on the tombstone and retries above it, so a number is never handed out
  * twice (invariant 3); with a plain delete that stale put would succeed. Readers skip tombstones.
  *
@@ -49,7 +49,7 @@ const HEAD_SEQ = 0;
  */
 export const TOMBSTONE_TTL_SECONDS = 24 * 60 * 60;
 
-/** Tombstone updates issued in parallel by one `remove` (UpdateItem has no batch form). */
+/** Tombstone and part-expiry updates issued in parallel by one `remove` (UpdateItem has no batch form). */
 const TOMBSTONE_CONCURRENCY = 16;
 
 /** Attribute names used in expressions (`update` is a DynamoDB reserved word). */
@@ -278,34 +278,45 @@ export class DynamoOpLog implements OpLog {
     }
     const live = present.filter((item) => wanted.has(Number(item.seq)) && !item.compacted);
     const expiresAt = Math.floor(this.clock.now() / 1000) + TOMBSTONE_TTL_SECONDS;
+    await this.updateEach(live.map((item) => ({ docId, seq: Number(item.seq) })), {
+      UpdateExpression: 'SET #c = :t, expiresAt = :e REMOVE #u',
+      // Never creates an item: a tombstone already swept by TTL stays gone.
+      ConditionExpression: 'attribute_exists(seq)',
+      ExpressionAttributeNames: { '#c': NAMES['#c'], '#u': NAMES['#u'] },
+      ExpressionAttributeValues: { ':t': true, ':e': expiresAt },
+    });
+    // Parts expire with their tombstone instead of going now: the entry's stream record (kept
+    // 24 h, retried by the fan-out until then) names them, and a fan-out that runs after this
+    // compaction must still read the update. Only after the entry is a tombstone, so no readable
+    // entry ever lacks its parts; tombstones keep `partKey`, so a redelivered compaction finishes
+    // what a failed one left.
+    const partKeys: { docId: string; seq: number }[] = [];
+    for (const item of present) {
+      if (!wanted.has(Number(item.seq))) continue;
+      if (item.partKey) for (let i = 0; i < Number(item.parts); i++) partKeys.push({ docId: String(item.partKey), seq: i });
+    }
+    await this.updateEach(partKeys, {
+      UpdateExpression: 'SET expiresAt = :e',
+      // Never recreates a swept part, never pushes an expiry back.
+      ConditionExpression: 'attribute_exists(seq) AND attribute_not_exists(expiresAt)',
+      ExpressionAttributeValues: { ':e': expiresAt },
+    });
+  }
+
+  /** One conditional UpdateItem per key, TOMBSTONE_CONCURRENCY at a time; a failed condition is a no-op. */
+  private async updateEach(keys: readonly { docId: string; seq: number }[], update: Omit<ConstructorParameters<typeof UpdateCommand>[0], 'TableName' | 'Key'>): Promise<void> {
     let next = 0;
     const worker = async () => {
-      while (next < live.length) {
-        const seq = Number(live[next++].seq);
+      while (next < keys.length) {
+        const Key = keys[next++];
         try {
-          await this.db.send(new UpdateCommand({
-            TableName: this.table,
-            Key: { docId, seq },
-            UpdateExpression: 'SET #c = :t, expiresAt = :e REMOVE #u',
-            // Never creates an item: a tombstone already swept by TTL stays gone.
-            ConditionExpression: 'attribute_exists(seq)',
-            ExpressionAttributeNames: { '#c': NAMES['#c'], '#u': NAMES['#u'] },
-            ExpressionAttributeValues: { ':t': true, ':e': expiresAt },
-          }));
+          await this.db.send(new UpdateCommand({ TableName: this.table, Key, ...update }));
         } catch (e) {
           if (!isConditionalCheckFailed(e)) throw e;
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(TOMBSTONE_CONCURRENCY, live.length) }, worker));
-    // Parts go only after their entry is a tombstone, so no readable entry ever lacks its parts.
-    // Tombstones keep `partKey`, so a redelivered compaction finishes a part deletion that failed.
-    const partKeys: Record<string, unknown>[] = [];
-    for (const item of present) {
-      if (!wanted.has(Number(item.seq))) continue;
-      if (item.partKey) for (let i = 0; i < Number(item.parts); i++) partKeys.push({ docId: item.partKey, seq: i });
-    }
-    await this.deleteKeys(partKeys);
+    await Promise.all(Array.from({ length: Math.min(TOMBSTONE_CONCURRENCY, keys.length) }, worker));
   }
 
   /**

@@ -20,6 +20,8 @@ export interface ClientSessionEvents {
   reauth?: (reason: string) => void;
   /** An ack arrived (seq 0 = nothing needed storing). */
   ack?: (seq: number, ref: string) => void;
+  /** A remote update waited too long for one it depends on: the session asked the server for a diff. */
+  resync?: () => void;
 }
 
 export interface ClientSessionOptions {
@@ -36,6 +38,14 @@ export interface ClientSessionOptions {
   readonly batchMs?: number;
   /** Longest a batch waits for the previous one's acknowledgement (default 2000 ms). */
   readonly maxHoldMs?: number;
+  /**
+   * How long a remote update may wait for one it depends on before the session asks the server
+   * for everything it lacks (sync step 1 with its state vector; default 2000 ms, doubling while
+   * the gap stays open). Deliveries can arrive out of order, so a short wait avoids needless
+   * resyncs; a delivery that was lost for good (a fan-out that gave up) is recovered without
+   * waiting for a reconnect.
+   */
+  readonly gapResyncMs?: number;
   readonly events?: ClientSessionEvents;
 }
 
@@ -69,6 +79,10 @@ export class ClientSession {
   /** How long the current batch has waited for an acknowledgement (counted in windows, no clock). */
   private heldMs = 0;
   private awarenessTimer: ReturnType<typeof setTimeout> | null = null;
+  private readonly gapResyncMs: number;
+  private gapTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Resyncs asked for while the same gap stayed open (for the backoff). */
+  private gapResyncs = 0;
 
   constructor(doc: Y.Doc, awareness: awarenessProtocol.Awareness | null, options: ClientSessionOptions = {}) {
     this.doc = doc;
@@ -77,6 +91,7 @@ export class ClientSession {
     this.retryDelayMs = options.retryDelayMs ?? 1000;
     this.batchMs = Math.max(0, options.batchMs ?? 0);
     this.maxHoldMs = Math.max(0, options.maxHoldMs ?? 2000);
+    this.gapResyncMs = Math.max(0, options.gapResyncMs ?? 2000);
     doc.on('update', this.onDocUpdate);
     awareness?.on('update', this.onAwarenessUpdate);
   }
@@ -115,6 +130,7 @@ export class ClientSession {
   disconnected(): void {
     this.transport = null;
     this.dropBatch();
+    this.clearGapTimer();
     this.synced = false;
     this.handshakeDone = false;
     this.offlineChanges += this.pending.size;
@@ -156,6 +172,7 @@ export class ClientSession {
           this.synced = true;
           this.events.synced?.();
         }
+        this.watchForGap();
         break;
       case 'sync-step1': {
         // The server's state vector: answer with everything it lacks (offline edits included).
@@ -204,6 +221,7 @@ export class ClientSession {
 
   destroy(): void {
     this.dropBatch();
+    this.clearGapTimer();
     this.doc.off('update', this.onDocUpdate);
     this.awareness?.off('update', this.onAwarenessUpdate);
     for (const t of this.timers) clearTimeout(t);
@@ -240,6 +258,39 @@ export class ClientSession {
     this.batch = [];
     this.sendUpdate({ type: 'sync-update', update: updates.length === 1 ? updates[0] : Y.mergeUpdates(updates) });
   };
+
+  /** True while Yjs holds remote changes back because something they build on never arrived. */
+  private hasGap(): boolean {
+    return this.doc.store.pendingStructs !== null || this.doc.store.pendingDs !== null;
+  }
+
+  /**
+   * After applying remote changes: if some of them wait for a change this client never received,
+   * ask the server for a diff against our state vector once the gap has stayed open for a while.
+   * The server's step 2 fills the gap; its step 1 is answered like any handshake's.
+   */
+  private watchForGap(): void {
+    if (!this.hasGap()) {
+      this.gapResyncs = 0;
+      this.clearGapTimer();
+      return;
+    }
+    if (this.gapTimer || !this.transport) return;
+    this.gapTimer = setTimeout(() => {
+      this.gapTimer = null;
+      if (!this.transport || !this.hasGap()) return;
+      this.gapResyncs++;
+      this.events.resync?.();
+      this.send({ type: 'sync-step1', stateVector: Y.encodeStateVector(this.doc) });
+      // Still open after the answer (the server lacks it too, or the answer was lost): try again later.
+      this.watchForGap();
+    }, this.gapResyncMs * 2 ** Math.min(this.gapResyncs, 5));
+  }
+
+  private clearGapTimer(): void {
+    if (this.gapTimer) clearTimeout(this.gapTimer);
+    this.gapTimer = null;
+  }
 
   /** Batched changes not yet sent are in the document: the next handshake's step 2 carries them. */
   private dropBatch(): void {

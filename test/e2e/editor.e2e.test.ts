@@ -4,14 +4,17 @@
  * reload, a 1 MB paste, read-only viewers, an XSS paste, and where the credentials live.
  * Screenshots of the main screens go to test-artifacts/screenshots/.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page, WebSocket } from 'playwright-core';
 import { startLocalStack, type RunningStack } from './support/local-stack';
 import { editorText, launchChromium, newUserContext, paste, shot, signIn, waitForStatus } from './support/browser';
+import { reportFailure } from './support/diagnostics';
 
 let stack: RunningStack;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
+/** Every user signed in so far (reported when a test fails). */
+const users: User[] = [];
 
 /** One signed-in user: a browser context (its own cookies and IndexedDB) with one page. */
 interface User {
@@ -45,7 +48,9 @@ async function user(name: string, options: { viaForm?: boolean; screenshotPrefix
   await signIn(page, name, options);
   const sockets: WebSocket[] = [];
   page.on('websocket', (ws) => sockets.push(ws));
-  return { name, context, page, dialogs, pageErrors, console: consoleLines, sockets };
+  const signedIn = { name, context, page, dialogs, pageErrors, console: consoleLines, sockets };
+  users.push(signedIn);
+  return signedIn;
 }
 
 async function openDoc(u: User, docId: string): Promise<void> {
@@ -78,6 +83,8 @@ beforeAll(async () => {
   // Compact often, so that documents in these tests have snapshots to load over HTTPS.
   [stack, browser] = await Promise.all([startLocalStack({ env: { CONCORD_COMPACT_AFTER_ENTRIES: '10' } }), launchChromium()]);
 }, 120_000);
+
+beforeEach(({ task, onTestFailed }) => onTestFailed(() => reportFailure(task.name, stack, users)));
 
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);

@@ -4,18 +4,22 @@
  * restores it; a viewer browsing the same history (without Restore) sees the restored text arrive
  * live through the op-log stream (FM-7.3).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startLocalStack, type RunningStack } from './support/local-stack';
 import { editorText, launchChromium, newUserContext, shot, signIn, waitForStatus } from './support/browser';
+import { reportFailure, type WatchedPage } from './support/diagnostics';
 
 let stack: RunningStack;
 let browser: Browser;
 const contexts: BrowserContext[] = [];
+const pages: WatchedPage[] = [];
 
 beforeAll(async () => {
   [stack, browser] = await Promise.all([startLocalStack(), launchChromium()]);
 }, 120_000);
+
+beforeEach(({ task, onTestFailed }) => onTestFailed(() => reportFailure(task.name, stack, pages)));
 
 afterAll(async () => {
   for (const c of contexts) await c.close().catch(() => undefined);
@@ -27,6 +31,11 @@ async function userPage(name: string): Promise<Page> {
   const context = await newUserContext(browser, stack.origin);
   contexts.push(context);
   const page = await context.newPage();
+  const consoleLines: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'warning' || m.type() === 'error') consoleLines.push(`${m.type()}: ${m.text()}`);
+  });
+  pages.push({ name, page, console: consoleLines });
   await signIn(page, name);
   return page;
 }

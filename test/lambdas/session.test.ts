@@ -8,6 +8,7 @@ import * as awarenessProtocol from 'y-protocols/awareness';
 import { QueryCommand } from '@aws-sdk/client-dynamodb';
 import { handler as authorizer } from '../../lambdas/authorizer';
 import { handler as fanout } from '../../lambdas/fanout';
+import { handler as compactHandler } from '../../lambdas/compact';
 import { decodeFrame, encodeFrames, encodeMessage, messageRef, toBase64, type Message } from '../../lambdas/core/protocol';
 import { LIMITS } from '../../lambdas/core/limits';
 import { ENV } from '../../contracts/env';
@@ -233,6 +234,26 @@ describe('WebSocket session through the handlers', () => {
     const frames = h.endpoint.peek(b.connectionId);
     expect(frames.length).toBeGreaterThan(1);
     for (const f of frames) expect(Buffer.byteLength(f)).toBeLessThanOrEqual(LIMITS.frameBytes);
+    await b.receive();
+    expect(b.text()).toBe(big);
+  });
+
+  it('FM-4.2, FM-6.3: a split change compacted before its fan-out ran still reaches the other editor', async () => {
+    const docId = await h.createDocument('alice', { bob: 'editor' });
+    const a = wsClient(h, (await h.open('alice', docId)).connectionId);
+    const b = wsClient(h, (await h.open('bob', docId)).connectionId);
+    await a.sync();
+    await b.sync();
+    const big = Array.from({ length: 400 * 1024 }, (_, i) => String.fromCharCode(97 + ((i * 104729) % 26))).join('');
+    a.doc.getText('t').insert(0, big);
+    await a.sync(3);
+    const records = await h.streamRecords(docId);
+    expect(records.some((r) => r.dynamodb!.NewImage!.partKey !== undefined)).toBe(true);
+    // The compact consumer wins the race: the entry is a tombstone before the fan-out reads it.
+    const { results } = await compactHandler({ docIds: [docId] });
+    expect(results[docId].status).toBe('compacted');
+    expect(await runtime.opLog().readAll(docId)).toEqual([]);
+    expect((await fanout(h.streamEvent(records))).batchItemFailures).toEqual([]);
     await b.receive();
     expect(b.text()).toBe(big);
   });

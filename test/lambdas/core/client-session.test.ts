@@ -1,6 +1,7 @@
 /**
  * ClientSession behaviours that the property tests do not reach: recovery from errors without a
- * ref, a malformed update from the server, and a change too large to send.
+ * ref, from a remote change that never arrived, a malformed update from the server, and a change
+ * too large to send.
  */
 import * as Y from 'yjs';
 import { describe, expect, it, vi } from 'vitest';
@@ -114,6 +115,78 @@ describe('ClientSession recovery', () => {
     await new Promise((r) => setTimeout(r, 20));
     expect(sent.length).toBe(count);
     session.destroy();
+  });
+
+  describe('FM-4.2: a remote change that never arrives', () => {
+    /** Two changes by another user, the second building on the first. */
+    function dependentUpdates() {
+      const other = new Y.Doc();
+      const updates: Uint8Array[] = [];
+      other.on('update', (u: Uint8Array) => updates.push(u));
+      other.getText('t').insert(0, 'first ');
+      other.getText('t').insert(6, 'second');
+      return { first: updates[0], second: updates[1], full: Y.encodeStateAsUpdate(other) };
+    }
+    async function handshaken(gapResyncMs: number) {
+      const sent: string[] = [];
+      const doc = new Y.Doc();
+      let resyncs = 0;
+      let resynced: () => void = () => undefined;
+      const firstResync = new Promise<void>((r) => (resynced = r));
+      const session = new ClientSession(doc, null, { gapResyncMs, events: { resync: () => (resyncs++, resynced()) } });
+      session.connected((f) => sent.push(f));
+      await session.receive(encodeFrames({ type: 'sync-step2', update: Y.encodeStateAsUpdate(new Y.Doc()) })[0]);
+      await session.receive(encodeFrames({ type: 'sync-step1', stateVector: new Uint8Array([0]) })[0]);
+      const stepOnes = () => sent.map((f) => decodeFrame(f).message).filter((m) => m.type === 'sync-step1').length;
+      return { doc, session, sent, stepOnes, resyncs: () => resyncs, firstResync };
+    }
+
+    it('a lost delivery (the fan-out gave up) is recovered by asking the server for a diff, without a reconnect', async () => {
+      const { second, full } = dependentUpdates();
+      const c = await handshaken(30);
+      expect(c.stepOnes()).toBe(1);
+      // Only the second change arrives: Yjs holds it back, the text shows neither.
+      await c.session.receive(encodeFrames({ type: 'sync-update', update: second })[0]);
+      expect(c.doc.getText('t').toString()).toBe('');
+      await c.firstResync;
+      expect(c.stepOnes()).toBe(2);
+      const resync = decodeFrame(c.sent.findLast((f) => decodeFrame(f).message.type === 'sync-step1')!).message;
+      expect(resync).toMatchObject({ type: 'sync-step1', stateVector: Y.encodeStateVector(c.doc) });
+      // The server's step 2 (the diff for that state vector) fills the gap; nothing more is asked.
+      await c.session.receive(encodeFrames({ type: 'sync-step2', update: Y.diffUpdate(full, resync.type === 'sync-step1' ? resync.stateVector : new Uint8Array()) })[0]);
+      expect(c.doc.getText('t').toString()).toBe('first second');
+      await new Promise((r) => setTimeout(r, 150));
+      expect(c.stepOnes()).toBe(2);
+      expect(c.resyncs()).toBe(1);
+      c.session.destroy();
+    });
+
+    it('changes delivered out of order within the wait cause no resync', async () => {
+      const { first, second } = dependentUpdates();
+      const c = await handshaken(40);
+      await c.session.receive(encodeFrames({ type: 'sync-update', update: second })[0]);
+      await c.session.receive(encodeFrames({ type: 'sync-update', update: first })[0]);
+      expect(c.doc.getText('t').toString()).toBe('first second');
+      await new Promise((r) => setTimeout(r, 100));
+      expect(c.stepOnes()).toBe(1);
+      expect(c.resyncs()).toBe(0);
+      c.session.destroy();
+    });
+
+    it('while the gap stays open the resyncs back off, and a disconnect stops them', async () => {
+      const { second } = dependentUpdates();
+      const c = await handshaken(5);
+      await c.session.receive(encodeFrames({ type: 'sync-update', update: second })[0]);
+      // 5, 10, 20, 40 ms: four resyncs need ~75 ms; without backoff there would be ~30 in 150 ms.
+      await new Promise((r) => setTimeout(r, 150));
+      expect(c.resyncs()).toBeGreaterThanOrEqual(2);
+      expect(c.resyncs()).toBeLessThanOrEqual(6);
+      c.session.disconnected();
+      const after = c.stepOnes();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(c.stepOnes()).toBe(after);
+      c.session.destroy();
+    });
   });
 
   it('FM-3.6: a malformed update from the server is reported as bad_update, not thrown, and the document is untouched', async () => {
