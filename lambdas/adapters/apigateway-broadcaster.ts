@@ -14,11 +14,18 @@ const isGone = (e: unknown) => e instanceof GoneException || (e as { name?: stri
 /** Told about every post, for metrics (posted bytes, 410s). */
 export type PostObserver = (result: PostResult, bytes: number) => void;
 
+/**
+ * A post that hangs must not hold the fan-out until the Lambda timeout: a fan-out batch serves
+ * every document of its shard, so each post gets a bounded time (and the SDK's retries). Without
+ * `throwOnRequestTimeout` the SDK only logs a warning when `requestTimeout` passes.
+ */
+export const POST_TIMEOUTS = { connectionTimeout: 3_000, requestTimeout: 10_000, throwOnRequestTimeout: true } as const;
+
 export class ApiGatewayBroadcaster implements Broadcaster {
   readonly client: ApiGatewayManagementApiClient;
 
   constructor(config: ApiGatewayManagementApiClientConfig & { endpoint: string }, private readonly observer?: PostObserver) {
-    this.client = new ApiGatewayManagementApiClient({ maxAttempts: 3, ...config });
+    this.client = new ApiGatewayManagementApiClient({ maxAttempts: 3, requestHandler: { ...POST_TIMEOUTS }, ...config });
   }
 
   async post(connectionId: string, frame: string): Promise<PostResult> {

@@ -29,6 +29,12 @@ export interface GatewayLimits {
   readonly idleTimeoutMs: number;
   /** Close this long after connecting (API Gateway: 2 h). */
   readonly maxConnectionAgeMs: number;
+  /**
+   * Posted bytes a client may leave unread before the connection is closed (1011) and posts
+   * answer 410. A local memory cap: posts do not wait for the client, so a tab that never reads
+   * would otherwise grow the buffer without bound. API Gateway documents no such number.
+   */
+  readonly unreadBytes: number;
 }
 
 export const API_GATEWAY_LIMITS: GatewayLimits = {
@@ -36,6 +42,7 @@ export const API_GATEWAY_LIMITS: GatewayLimits = {
   messageBytes: 128 * 1024,
   idleTimeoutMs: 10 * 60_000,
   maxConnectionAgeMs: 2 * 3600_000,
+  unreadBytes: 64 * 1024 * 1024,
 };
 
 export interface WebSocketGatewayOptions {
@@ -390,11 +397,18 @@ export class WebSocketGateway {
     switch (req.method) {
       case 'POST': {
         if (body.length > this.limits.messageBytes) return reply(413, { message: 'Message too long' }, 'PayloadTooLargeException');
+        if (ws.bufferedAmount + body.length > this.limits.unreadBytes) {
+          this.violate(connection, 1011, 'Client is not reading its messages');
+          return reply(410, { message: null }, 'GoneException');
+        }
         this.stats.posts++;
         // Traffic in either direction counts as activity for the idle timeout.
         connection.lastActiveAt = Date.now();
         connection.idleTimer?.refresh();
-        await new Promise<void>((resolve, reject) => ws.send(body, { binary: !isUtf8(body) }, (e) => (e ? reject(e) : resolve()))).catch(() => undefined);
+        // API Gateway answers once it has taken the message, not when the client has read it: a
+        // client that stops reading (a busy browser tab) must not hold up the poster, which in the
+        // fan-out would hold up every other document's delivery. Frames keep their order.
+        ws.send(body, { binary: !isUtf8(body) }, () => undefined);
         return reply(200);
       }
       case 'GET':

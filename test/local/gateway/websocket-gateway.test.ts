@@ -285,6 +285,53 @@ describe('WebSocket gateway emulator: @connections with the AWS SDK', () => {
     await expect(h.sdk.send(new GetConnectionCommand({ ConnectionId: connectionId }))).rejects.toBeInstanceOf(GoneException);
   });
 
+  it('answers a post at once, like API Gateway, even while the client is not reading; frames arrive in order once it reads', async () => {
+    const h = await startHarness();
+    const ws = await open(`${h.url}?token=ok`);
+    const received: string[] = [];
+    ws.on('message', (data) => received.push(data.toString()));
+    const connectionId = h.events.find((e) => e.route === 'connect')!.event.requestContext.connectionId as string;
+    // A browser tab busy applying a large change stops reading its socket (Chrome's flow
+    // control); the poster must not wait for it, or every other document's fan-out waits too.
+    const socket = (ws as unknown as { _socket: import('node:net').Socket })._socket;
+    socket.pause();
+    const frames = Array.from({ length: 200 }, (_, i) => `${String(i).padStart(3, '0')}:${'x'.repeat(100 * 1024)}`);
+    let answered = 0;
+    const posts = (async () => {
+      for (const Data of frames) {
+        await h.sdk.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data }));
+        answered++;
+      }
+    })();
+    // 20 MB is far more than the kernel buffers between the two ends hold.
+    await waitFor(() => answered === frames.length, 'every post answered while the client is paused', 10_000);
+    expect(received.length).toBeLessThan(frames.length);
+    socket.resume();
+    await posts;
+    await waitFor(() => received.length === frames.length, 'every frame delivered once the client reads');
+    expect(received).toEqual(frames);
+  });
+
+  it('closes (1011) a client that leaves more than the unread cap unread, and answers 410 from then on', async () => {
+    const h = await startHarness({ unreadBytes: 2 * 1024 * 1024 });
+    const ws = await open(`${h.url}?token=ok`);
+    const connectionId = h.events.find((e) => e.route === 'connect')!.event.requestContext.connectionId as string;
+    (ws as unknown as { _socket: import('node:net').Socket })._socket.pause();
+    let gone = -1;
+    for (let i = 0; i < 1000 && gone < 0; i++) {
+      try {
+        await h.sdk.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: 'y'.repeat(100 * 1024) }));
+      } catch (e) {
+        expect(e).toBeInstanceOf(GoneException);
+        gone = i;
+      }
+    }
+    // The kernel buffers some of what was posted; the cap counts only what the gateway still holds.
+    expect(gone).toBeGreaterThan(20);
+    await waitFor(() => h.events.find((e) => e.route === 'disconnect' && e.event.requestContext.connectionId === connectionId), '$disconnect');
+    await expect(h.sdk.send(new PostToConnectionCommand({ ConnectionId: connectionId, Data: 'late' }))).rejects.toBeInstanceOf(GoneException);
+  });
+
   it('DELETE closes the socket and runs $disconnect', async () => {
     const h = await startHarness();
     const ws = await open(`${h.url}?token=ok`);
