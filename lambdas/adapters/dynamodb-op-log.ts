@@ -2,27 +2,30 @@
  * The op log on DynamoDB (contracts/tables.ts OP_LOG_TABLE): one partition per document, sort key
  * = server-assigned sequence number (FM-1.4, FM-3.1).
  *
- * Sequence allocation: a strongly consistent descending `Limit 1` query finds the partition's top
- * item (the head item `seq = 0` carries the floor raised by compaction, so with every entry
- * compacted away the head is the top), then `PutItem seq = top + 1` with `attribute_not_exists`;
- * a writer that loses the race retries with jittered backoff. No transactions (dynalite has none).
+ * Sequence allocation: the head item (`seq = 0`) holds a counter. An append claims its number
+ * with one atomic `UpdateItem ADD nextSeq 1` and then puts the entry, so writers in any number of
+ * Lambda containers never retry against each other (the earlier read-the-top-then-conditional-put
+ * scheme retried under contention: docs/architecture.md). A number is never handed out twice
+ * (invariant 3). It is not always written in order: a writer that stalls between its claim and
+ * its put can land below a number written since, even below a compaction's floor. Nothing relies
+ * on that order: loading applies every remaining entry, and compaction merges such a late entry
+ * again and removes it only once a snapshot contains it (core compact()). The put keeps its
+ * `attribute_not_exists` condition for logs written before the head counted (an older release's
+ * data): the counter then catches up with the top once and the claim is repeated.
  *
  * Compaction never deletes an entry item: `remove` turns it into a tombstone (`compacted = true`,
- * payload removed, `expiresAt` = server now + 24 h for DynamoDB TTL, FM-3.5) and gives its part
- * items the same expiry (a fan-out retried after the compaction still reads them). A writer that read the top before compaction and then puts `top + 1` therefore fails its
- * `attribute_not_exists` on the tombstone and retries above it, so a number is never handed out
- * twice (invariant 3); with a plain delete that stale put would succeed. Readers skip tombstones.
+ * payload removed, `expiresAt` = server now + 24 h for DynamoDB TTL, FM-3.5), gives its part items
+ * the same expiry (a fan-out retried after the compaction still reads them) and raises the head's
+ * floor. Readers skip tombstones.
  *
- * Document size (`document_too_large`, LIMITS.documentBytes): every entry carries `docBytes`, the
- * running total of update bytes ever appended to the document (previous top's total + its own
- * size, so it costs no extra write). Compaction records on the head the size of the snapshot it
- * committed (`snapshotBytes`) and the running total at its floor (`floorDocBytes`). The size of
- * the stored document is then estimated from the two reads an append already does as
- * `snapshotBytes + (top.docBytes - floorDocBytes)`: the snapshot plus the uncompacted tail. The
- * tail is counted as raw update bytes (an upper bound of what it adds to the merged state), so
- * the estimate errs towards refusing early, and compaction brings it back to the real size.
- * Racing appends claim the same number, so the loser retries and is checked again against the
- * winner's total: concurrency never lets the check be skipped.
+ * Document size (`document_too_large`, LIMITS.documentBytes): the claim also adds the update's
+ * size to the head's running total (`docBytes`, copied onto the entry) and to its size estimate
+ * (`sizeBytes`), and its condition refuses the change when the estimate would pass the limit:
+ * racing appends are checked against each other atomically. Compaction resets the estimate to
+ * the size of the snapshot it committed plus what was appended after its floor (`docBytes` now
+ * minus the entry's total at the floor, computed by DynamoDB in the same update). The tail is
+ * counted as raw update bytes (an upper bound of what it adds to the merged state), so the
+ * estimate errs towards refusing early, and compaction brings it back to the real size.
  *
  * DynamoDB items max out at 400 KB, so an update above PART_BYTES is stored as part items first
  * (partition `<docId>#part#<uuid>`, sort key = part index, `kind = "part"`) and the entry item
@@ -41,11 +44,9 @@ export const PART_BYTES = 350 * 1024;
 const HEAD_SEQ = 0;
 
 /**
- * How long a tombstone keeps its sequence number taken before DynamoDB TTL deletes it. A stale
- * conditional put can only come from an append that read the top earlier in the same invocation,
- * and a Lambda invocation lasts at most 15 minutes, so 24 h leaves a wide margin. Once the
- * tombstone is gone the head's floor (raised before any tombstone is written) still keeps every
- * fresh top read above it.
+ * How long a tombstone and its part items stay before DynamoDB TTL deletes them: as long as the
+ * op-log stream keeps the record that names them (24 h), so a fan-out retried after the
+ * compaction can still read the update.
  */
 export const TOMBSTONE_TTL_SECONDS = 24 * 60 * 60;
 
@@ -57,7 +58,7 @@ const NAMES = { '#u': 'update', '#c': 'compacted', '#pk': 'partKey', '#pa': 'par
 
 export interface DynamoOpLogOptions {
   readonly clock?: Clock;
-  /** Attempts to claim a sequence number under contention before giving up. */
+  /** Claims tried before giving up while the log already holds the claimed numbers (see catchUpCounter). */
   readonly maxAttempts?: number;
   /** Inline size limit (tests lower it to exercise parts). */
   readonly partBytes?: number;
@@ -85,7 +86,7 @@ export interface EntryItem {
   kind?: string;
 }
 
-/** What an append learns from its top read. */
+/** What a read of the log's top finds (the counter's catch-up and `top()`). */
 interface TopState {
   /** The highest sequence number ever handed out or raised to by compaction. */
   readonly seq: number;
@@ -110,7 +111,7 @@ export class DynamoOpLog implements OpLog {
 
   constructor(private readonly db: DynamoDBDocumentClient, private readonly table: string, options: DynamoOpLogOptions = {}) {
     this.clock = options.clock ?? systemClock;
-    this.maxAttempts = options.maxAttempts ?? 30;
+    this.maxAttempts = options.maxAttempts ?? 5;
     this.partBytes = options.partBytes ?? PART_BYTES;
     this.documentBytes = options.documentBytes ?? LIMITS.documentBytes;
   }
@@ -134,7 +135,7 @@ export class DynamoOpLog implements OpLog {
       })),
       // The head is normally the top only when the log is empty; reading it too keeps the floor
       // authoritative even if compaction ever removed entries that are not a prefix.
-      this.db.send(new GetCommand({ TableName: this.table, Key: { docId, seq: HEAD_SEQ }, ConsistentRead: true, ProjectionExpression: 'floor, snapshotBytes, floorDocBytes' })),
+      this.db.send(new GetCommand({ TableName: this.table, Key: { docId, seq: HEAD_SEQ }, ConsistentRead: true, ProjectionExpression: 'floor, snapshotBytes, floorDocBytes, nextSeq' })),
     ]);
     const item = latest.Items?.[0];
     const floorDocBytes = Number(head.Item?.floorDocBytes ?? 0);
@@ -142,28 +143,19 @@ export class DynamoOpLog implements OpLog {
     // An entry written before running totals existed counts from the floor on.
     const docBytes = item && item.seq !== HEAD_SEQ && item.docBytes !== undefined ? Math.max(Number(item.docBytes), floorDocBytes) : floorDocBytes;
     return {
-      seq: Math.max(fromTop, Number(head.Item?.floor ?? 0)),
+      seq: Math.max(fromTop, Number(head.Item?.floor ?? 0), Number(head.Item?.nextSeq ?? 0)),
       docBytes,
       documentBytes: Number(head.Item?.snapshotBytes ?? 0) + (docBytes - floorDocBytes),
     };
-  }
-
-  /** Throws `document_too_large` when `bytes` more would take the document past the limit. */
-  private checkSize(docId: string, top: TopState, bytes: number): void {
-    if (top.documentBytes + bytes > this.documentBytes) {
-      throw new ConcordError('document_too_large', `document ${docId}: about ${top.documentBytes} bytes stored, ${bytes} more would pass ${this.documentBytes}`);
-    }
   }
 
   /** The last queued append per document in this process (see append). */
   private readonly appendQueues = new Map<string, Promise<unknown>>();
 
   /**
-   * Appends from this process to one document run one at a time. Concurrent appends in one
-   * process would only collide with each other on the conditional put and retry (the benchmark
-   * saw 30 failed attempts per edit at 10 typists on the local stack, where every handler shares
-   * one process); queued, each costs one read and one write. On AWS a container serves one
-   * invocation at a time, so cross-container writers still rely on the conditional put.
+   * Appends from this process to one document run one at a time, in call order: the log then
+   * reads in the order one process received the changes (across containers there is no order to
+   * keep, and none is needed). The counter makes this a matter of order only, not of contention.
    */
   append(docId: string, input: AppendInput): Promise<OpLogEntry> {
     const previous = this.appendQueues.get(docId) ?? Promise.resolve();
@@ -181,14 +173,16 @@ export class DynamoOpLog implements OpLog {
 
   private async appendNow(docId: string, input: AppendInput): Promise<OpLogEntry> {
     const size = input.update.length;
+    if (size > this.documentBytes) throw this.tooLarge(docId, 0, size);
     // Large updates check the size before writing parts, so a refusal leaves nothing behind.
-    if (size > this.partBytes) this.checkSize(docId, await this.topState(docId), size);
+    if (size > this.partBytes) {
+      const stored = await this.storedBytes(docId);
+      if (stored + size > this.documentBytes) throw this.tooLarge(docId, stored, size);
+    }
     const split = size > this.partBytes ? await this.writeParts(docId, input.update) : null;
     try {
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-        const top = await this.topState(docId);
-        this.checkSize(docId, top, size);
-        const seq = top.seq + 1;
+        const { seq, docBytes } = await this.claim(docId, size);
         const serverTime = this.clock.now();
         const item: EntryItem = {
           docId,
@@ -197,16 +191,17 @@ export class DynamoOpLog implements OpLog {
           connectionId: input.connectionId,
           serverTime,
           bytes: size,
-          docBytes: top.docBytes + size,
+          docBytes,
           ...(split ? { partKey: split.partKey, parts: split.parts } : { update: input.update }),
         };
         try {
-          // Fails on a live entry and on a tombstone alike: a stale top read cannot reuse a number.
+          // The counter never hands a number out twice, so this only fails on a log whose
+          // entries were written before the head counted them (an older release's data).
           await this.db.send(new PutCommand({ TableName: this.table, Item: item, ConditionExpression: 'attribute_not_exists(seq)' }));
           return { docId, seq, update: input.update, userId: input.userId, connectionId: input.connectionId, serverTime };
         } catch (e) {
           if (!isConditionalCheckFailed(e)) throw e;
-          await sleep(backoffMs(attempt));
+          await this.catchUpCounter(docId);
         }
       }
     } catch (e) {
@@ -217,6 +212,60 @@ export class DynamoOpLog implements OpLog {
     }
     if (split) await this.deleteParts(split);
     throw new OpLogContentionError(docId, this.maxAttempts);
+  }
+
+  /**
+   * Claims the next sequence number from the head item's counter: one atomic UpdateItem, so
+   * writers in any number of containers never retry against each other. The same update adds the
+   * change to the running byte total and to the size estimate, and its condition refuses the
+   * change when the estimate would pass the document limit.
+   */
+  private async claim(docId: string, size: number): Promise<{ seq: number; docBytes: number }> {
+    try {
+      const { Attributes } = await this.db.send(new UpdateCommand({
+        TableName: this.table,
+        Key: { docId, seq: HEAD_SEQ },
+        UpdateExpression: 'ADD nextSeq :one, docBytes :size, sizeBytes :size',
+        ConditionExpression: 'attribute_not_exists(sizeBytes) OR sizeBytes <= :room',
+        ExpressionAttributeValues: { ':one': 1, ':size': size, ':room': this.documentBytes - size },
+        ReturnValues: 'UPDATED_NEW',
+      }));
+      return { seq: Number(Attributes?.nextSeq), docBytes: Number(Attributes?.docBytes) };
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+      throw this.tooLarge(docId, await this.storedBytes(docId), size);
+    }
+  }
+
+  /**
+   * Moves the counter past the highest number in the log, carrying the byte totals along. Only a
+   * log written before the head counted needs it (it runs once per such document); concurrent
+   * catch-ups are harmless, the condition keeps the counter from going back.
+   */
+  private async catchUpCounter(docId: string): Promise<void> {
+    const top = await this.topState(docId);
+    try {
+      await this.db.send(new UpdateCommand({
+        TableName: this.table,
+        Key: { docId, seq: HEAD_SEQ },
+        UpdateExpression: 'SET nextSeq = :top, docBytes = :db, sizeBytes = :sz',
+        ConditionExpression: 'attribute_not_exists(nextSeq) OR nextSeq < :top',
+        ExpressionAttributeValues: { ':top': top.seq, ':db': top.docBytes, ':sz': top.documentBytes },
+      }));
+    } catch (e) {
+      if (!isConditionalCheckFailed(e)) throw e;
+      await sleep(backoffMs(0));
+    }
+  }
+
+  /** The head's estimate of the stored document: latest snapshot + uncompacted tail. */
+  private async storedBytes(docId: string): Promise<number> {
+    const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { docId, seq: HEAD_SEQ }, ConsistentRead: true, ProjectionExpression: 'sizeBytes' }));
+    return Number(Item?.sizeBytes ?? 0);
+  }
+
+  private tooLarge(docId: string, stored: number, bytes: number): ConcordError {
+    return new ConcordError('document_too_large', `document ${docId}: about ${stored} bytes stored, ${bytes} more would pass ${this.documentBytes}`);
   }
 
   private async deleteParts(split: { partKey: string; parts: number }): Promise<void> {
@@ -269,9 +318,16 @@ export class DynamoOpLog implements OpLog {
       await this.db.send(new UpdateCommand({
         TableName: this.table,
         Key: { docId, seq: HEAD_SEQ },
-        UpdateExpression: sized ? 'SET floor = :f, snapshotBytes = :sb, floorDocBytes = :fd' : 'SET floor = :f',
+        // The size estimate restarts from the snapshot plus what was appended after the floor,
+        // computed by DynamoDB from the running total as it is now (appends may be racing).
+        UpdateExpression: sized
+          ? 'SET floor = :f, snapshotBytes = :sb, floorDocBytes = :fd, sizeBytes = if_not_exists(docBytes, :fd) + :adjust'
+          : 'SET floor = :f',
         ConditionExpression: 'attribute_not_exists(floor) OR floor < :f',
-        ExpressionAttributeValues: { ':f': floor, ...(sized ? { ':sb': compaction.snapshotBytes, ':fd': Number(atFloor.docBytes) } : {}) },
+        ExpressionAttributeValues: {
+          ':f': floor,
+          ...(sized ? { ':sb': compaction.snapshotBytes, ':fd': Number(atFloor.docBytes), ':adjust': compaction.snapshotBytes - Number(atFloor.docBytes) } : {}),
+        },
       }));
     } catch (e) {
       if (!isConditionalCheckFailed(e)) throw e; // already at or above: nothing to raise

@@ -49,7 +49,9 @@ export interface ClientSessionOptions {
   readonly events?: ClientSessionEvents;
 }
 
-const REMOTE = Symbol('concord-remote');
+/** The transaction origin of changes applied from the server (so local-only hooks can skip them). */
+export const REMOTE_ORIGIN = Symbol('concord-remote');
+const REMOTE = REMOTE_ORIGIN;
 
 /** Errors without a ref after which every unacknowledged message is resent. */
 const RESEND_ALL_CODES = new Set(['unavailable', 'chunk_incomplete', 'chunk_inconsistent']);

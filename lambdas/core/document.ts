@@ -102,10 +102,10 @@ export interface CompactionOptions {
  * commit it with compare-and-set on the base version, then remove exactly the entries it merged.
  * Safe to run concurrently: a loser of the compare-and-set deletes nothing.
  *
- * Entries at or below the latest snapshot's version should already be in it (a sequence number is
- * only handed out above every readable one), but an op log whose append reads the top and then
- * writes top + 1 can, in a race with compaction, write one below the floor after the snapshot was
- * built. So such entries are never trusted blindly: they are merged again with the fresh ones
+ * Entries at or below the latest snapshot's version are usually already in it, but sequence
+ * numbers are not always written in order: a writer that stalls between claiming its number and
+ * writing the entry can land below a snapshot built meanwhile (adapters/dynamodb-op-log.ts). So
+ * such entries are never trusted blindly: they are merged again with the fresh ones
  * (idempotent), and without fresh ones they are removed only if they are verifiably contained in
  * the snapshot. A late entry therefore stays readable until a snapshot really contains it.
  */

@@ -4,7 +4,7 @@
  * reload, a 1 MB paste, read-only viewers, an XSS paste, and where the credentials live.
  * Screenshots of the main screens go to test-artifacts/screenshots/.
  */
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import type { Browser, BrowserContext, Page, WebSocket } from 'playwright-core';
 import { startLocalStack, type RunningStack } from './support/local-stack';
 import { editorText, launchChromium, newUserContext, paste, shot, signIn, waitForStatus } from './support/browser';
@@ -232,6 +232,8 @@ describe('Concord in a real browser', () => {
 
     const before = await editorText(page);
     expect(bob.sockets.filter((ws) => !ws.isClosed())).toHaveLength(1);
+    // Back online whatever happens, so a failure here does not also fail the tests after it.
+    onTestFinished(() => bob.context.setOffline(false));
     await bob.context.setOffline(true);
     await waitForStatus(page, /^Offline/);
     // The provider closed its socket on the `offline` event (emulation alone would leave it open).
@@ -246,6 +248,8 @@ describe('Concord in a real browser', () => {
     // Alice sees nothing yet: the socket is closed.
     expect(await editorText(alice.page)).toBe(before);
 
+    // Reload at once: the last keystrokes may not be committed to IndexedDB yet; the reload
+    // journal (web/src/sync/reload-journal.ts) covers them.
     await page.reload();
     await page.getByTestId('editor').waitFor();
     await expect.poll(() => editorText(page)).toBe(`${before}\n${offlineLine}`);

@@ -173,10 +173,12 @@ export async function startHarness(options: HarnessOptions = {}) {
     /**
      * The stream records DynamoDB Streams would deliver for the op-log items of `docId` written
      * since the last call (INSERT, NEW_IMAGE, binary as base64 as in a Lambda event), including
-     * head and part items, which the consumers must skip.
+     * part items, which the consumers must skip; not the head item, which the event source
+     * mapping's filter drops (its counter changes with every append).
      */
     async streamRecords(docId: string): Promise<DynamoDBRecord[]> {
-      const after = streamed.get(docId) ?? -1;
+      // From seq 1: the head item (seq 0) never reaches a consumer (OP_LOG_ENTRY_FILTER_PATTERN).
+      const after = streamed.get(docId) ?? 0;
       const records: DynamoDBRecord[] = [];
       const { Items } = await dynamo.client.send(new QueryCommand({
         TableName: dynamo.tableNames.OpLog,
@@ -186,7 +188,7 @@ export async function startHarness(options: HarnessOptions = {}) {
       }));
       for (const item of Items ?? []) {
         const seq = Number(item.seq.N);
-        streamed.set(docId, Math.max(streamed.get(docId) ?? -1, seq));
+        streamed.set(docId, Math.max(streamed.get(docId) ?? 0, seq));
         records.push(streamRecord(item, ++streamSeq));
       }
       return records;

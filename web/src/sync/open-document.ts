@@ -1,7 +1,8 @@
 /**
  * Opening a document in the browser, in the order that keeps edits safe and first loads cheap:
  *
- * 1. the IndexedDB copy (y-indexeddb): edits made offline, even before a reload, are back first;
+ * 1. the IndexedDB copy (y-indexeddb): edits made offline, even before a reload, are back first,
+ *    with the last ones IndexedDB had not committed yet replayed from a localStorage journal;
  * 2. the latest snapshot over HTTPS (large documents; skipped quietly when offline);
  * 3. the socket (ConcordProvider), whose handshake sends whatever the server lacks.
  *
@@ -11,8 +12,10 @@
 import * as Y from 'yjs';
 import { Awareness, removeAwarenessStates } from 'y-protocols/awareness';
 import { IndexeddbPersistence } from 'y-indexeddb';
+import { REMOTE_ORIGIN } from '../../../lambdas/core/client-session';
 import { ConcordProvider } from './concord-provider';
-import { loadLatestSnapshot } from './snapshot';
+import { indexedDbBarrier, journalLocalChanges, ReloadJournal } from './reload-journal';
+import { loadLatestSnapshot, SNAPSHOT_ORIGIN } from './snapshot';
 
 /** The y-indexeddb custom-store key holding the count of unacknowledged changes. */
 const PENDING_KEY = 'concord:pending';
@@ -34,6 +37,18 @@ export interface OpenDocumentOptions {
   readonly user: { readonly name: string; readonly color: string };
 }
 
+/** Journals local changes until IndexedDB has committed them (reload-journal.ts); no-op without localStorage. */
+function startJournal(persistence: IndexeddbPersistence, doc: Y.Doc, key: string): () => void {
+  let storage: Storage;
+  try {
+    storage = window.localStorage;
+  } catch {
+    return () => undefined;
+  }
+  if (!persistence.db) return () => undefined;
+  return journalLocalChanges(doc, new ReloadJournal(storage, key), indexedDbBarrier(persistence.db), [persistence, REMOTE_ORIGIN, SNAPSHOT_ORIGIN]);
+}
+
 const withTimeout = <T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> =>
   Promise.race([p, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms))]);
 
@@ -43,7 +58,9 @@ export async function openDocument(options: OpenDocumentOptions, signal: AbortSi
   awareness.setLocalStateField('user', options.user);
   let persistence: IndexeddbPersistence | null = null;
   let carriedOverPending = 0;
+  let stopJournal: () => void = () => undefined;
   const cleanup = () => {
+    stopJournal();
     void persistence?.destroy();
     awareness.destroy();
     doc.destroy();
@@ -58,6 +75,7 @@ export async function openDocument(options: OpenDocumentOptions, signal: AbortSi
       } else {
         const stored = await withTimeout(persistence.get(PENDING_KEY) as Promise<unknown>, INDEXEDDB_WAIT_MS);
         if (typeof stored === 'number' && stored > 0) carriedOverPending = stored;
+        stopJournal = startJournal(persistence, doc, `concord:journal:${options.userId}:${options.docId}`);
       }
     } catch {
       persistence = null;
