@@ -215,7 +215,9 @@ export async function startStreamProxy(options: StreamProxyOptions): Promise<Str
         if (forwarded.status === 200) {
           const skipped = operation === 'BatchWriteItem' ? unprocessedKeys(forwarded.body) : new Set<string>();
           const done = keys.filter((k) => !skipped.has(JSON.stringify(k)));
-          const after = await Promise.all(done.map(getItem));
+          // A successful PutItem stored exactly its item: no read needed for the new image (one
+          // round trip less inside the partition lock, on every op-log entry and part).
+          const after = operation === 'PutItem' ? [payload.Item as Item] : await Promise.all(done.map(getItem));
           emitChanges(done, done.map((k) => before[keys.indexOf(k)]), after, byTtl);
         }
         return forwarded;
