@@ -11,7 +11,9 @@
  * on that order: loading applies every remaining entry, and compaction merges such a late entry
  * again and removes it only once a snapshot contains it (core compact()). The put keeps its
  * `attribute_not_exists` condition for logs written before the head counted (an older release's
- * data): the counter then catches up with the top once and the claim is repeated.
+ * data): the counter then catches up with the top once and the claim is repeated. A claim on such
+ * a head that already has a compaction floor catches up first, since TTL may have swept the
+ * entries below it.
  *
  * Compaction never deletes an entry item: `remove` turns it into a tombstone (`compacted = true`,
  * payload removed, `expiresAt` = server now + 24 h for DynamoDB TTL, FM-3.5), gives its part items
@@ -221,19 +223,28 @@ export class DynamoOpLog implements OpLog {
    * change when the estimate would pass the document limit.
    */
   private async claim(docId: string, size: number): Promise<{ seq: number; docBytes: number }> {
-    try {
-      const { Attributes } = await this.db.send(new UpdateCommand({
-        TableName: this.table,
-        Key: { docId, seq: HEAD_SEQ },
-        UpdateExpression: 'ADD nextSeq :one, docBytes :size, sizeBytes :size',
-        ConditionExpression: 'attribute_not_exists(sizeBytes) OR sizeBytes <= :room',
-        ExpressionAttributeValues: { ':one': 1, ':size': size, ':room': this.documentBytes - size },
-        ReturnValues: 'UPDATED_NEW',
-      }));
-      return { seq: Number(Attributes?.nextSeq), docBytes: Number(Attributes?.docBytes) };
-    } catch (e) {
-      if (!isConditionalCheckFailed(e)) throw e;
-      throw this.tooLarge(docId, await this.storedBytes(docId), size);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { Attributes } = await this.db.send(new UpdateCommand({
+          TableName: this.table,
+          Key: { docId, seq: HEAD_SEQ },
+          UpdateExpression: 'ADD nextSeq :one, docBytes :size, sizeBytes :size',
+          // A head with a floor but no counter belongs to an older release's log whose compacted
+          // entries TTL may have swept: counting from 1 there could reuse their numbers.
+          ConditionExpression: '(attribute_not_exists(sizeBytes) OR sizeBytes <= :room) AND (attribute_exists(nextSeq) OR attribute_not_exists(floor))',
+          ExpressionAttributeValues: { ':one': 1, ':size': size, ':room': this.documentBytes - size },
+          ReturnValues: 'UPDATED_NEW',
+        }));
+        return { seq: Number(Attributes?.nextSeq), docBytes: Number(Attributes?.docBytes) };
+      } catch (e) {
+        if (!isConditionalCheckFailed(e)) throw e;
+        const { Item } = await this.db.send(new GetCommand({ TableName: this.table, Key: { docId, seq: HEAD_SEQ }, ConsistentRead: true, ProjectionExpression: 'nextSeq, floor, sizeBytes' }));
+        if (Item?.nextSeq === undefined && Item?.floor !== undefined && attempt < this.maxAttempts) {
+          await this.catchUpCounter(docId);
+          continue;
+        }
+        throw this.tooLarge(docId, Number(Item?.sizeBytes ?? 0), size);
+      }
     }
   }
 

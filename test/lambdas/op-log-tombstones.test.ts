@@ -138,6 +138,15 @@ describe('op-log tombstones (invariant 3, FM-3.5)', () => {
     expect((await log.append(docId, input(8, 10))).seq).toBe(5);
   });
 
+  it('an older release\'s log whose compacted entries TTL already swept never gets their numbers again', async () => {
+    const docId = `d-${randomUUID()}`;
+    // Entries 1-3 were compacted (head floor 3) and swept by TTL before this release ran.
+    await db.send(new PutCommand({ TableName: table, Item: { docId, seq: 0, floor: 3, snapshotBytes: 24, floorDocBytes: 24 } }));
+    const log = new DynamoOpLog(db, table);
+    expect((await log.append(docId, input(8, 1))).seq).toBe(4);
+    expect((await log.append(docId, input(8, 2))).seq).toBe(5);
+  });
+
   it('FM-3.5: remove leaves a payload-less tombstone that expires 24 h after compaction with its parts, and raises the floor', async () => {
     const now = Date.UTC(2026, 10, 28, 12, 0, 0);
     const log = new DynamoOpLog(db, table, { clock: { now: () => now }, partBytes: 100 });
