@@ -37,6 +37,19 @@ const textUpdate = (text: string) => {
   return Y.encodeStateAsUpdate(d);
 };
 
+/** A document alice owns and bob edits, with both connected and synced. */
+async function aliceAndBobEditing() {
+  const docId = await h.createDocument('alice', { bob: 'editor' });
+  const a = wsClient(h, (await h.open('alice', docId)).connectionId);
+  const b = wsClient(h, (await h.open('bob', docId)).connectionId);
+  await a.sync();
+  await b.sync();
+  return { docId, a, b };
+}
+
+/** `length` lowercase letters that do not compress into a few Yjs items. */
+const letters = (length: number, step: number) => Array.from({ length }, (_, i) => String.fromCharCode(97 + ((i * step) % 26))).join('');
+
 async function chunkItems(connectionId: string) {
   const { Items } = await h.dynamo.client.send(new QueryCommand({
     TableName: h.dynamo.tableNames.Connections,
@@ -49,11 +62,7 @@ async function chunkItems(connectionId: string) {
 
 describe('WebSocket session through the handlers', () => {
   it('FM-1.4 FM-1.2: two editors converge; every change gets a server-assigned sequence and an ack', async () => {
-    const docId = await h.createDocument('alice', { bob: 'editor' });
-    const a = wsClient(h, (await h.open('alice', docId)).connectionId);
-    const b = wsClient(h, (await h.open('bob', docId)).connectionId);
-    await a.sync();
-    await b.sync();
+    const { docId, a, b } = await aliceAndBobEditing();
     expect(a.session.isSynced && b.session.isSynced).toBe(true);
 
     a.doc.getText('t').insert(0, 'hello ');
@@ -212,12 +221,8 @@ describe('WebSocket session through the handlers', () => {
   });
 
   it('FM-6.3: a 500 KB change travels in chunks under 32 KB, is stored in op-log parts, and fans out in chunks', async () => {
-    const docId = await h.createDocument('alice', { bob: 'editor' });
-    const a = wsClient(h, (await h.open('alice', docId)).connectionId);
-    const b = wsClient(h, (await h.open('bob', docId)).connectionId);
-    await a.sync();
-    await b.sync();
-    const big = Array.from({ length: 500 * 1024 }, (_, i) => String.fromCharCode(97 + ((i * 7919) % 26))).join('');
+    const { docId, a, b } = await aliceAndBobEditing();
+    const big = letters(500 * 1024, 7919);
     a.doc.getText('t').insert(0, big);
     await a.sync(3);
     expect(a.session.isSaved).toBe(true);
@@ -239,12 +244,8 @@ describe('WebSocket session through the handlers', () => {
   });
 
   it('FM-4.2, FM-6.3: a split change compacted before its fan-out ran still reaches the other editor', async () => {
-    const docId = await h.createDocument('alice', { bob: 'editor' });
-    const a = wsClient(h, (await h.open('alice', docId)).connectionId);
-    const b = wsClient(h, (await h.open('bob', docId)).connectionId);
-    await a.sync();
-    await b.sync();
-    const big = Array.from({ length: 400 * 1024 }, (_, i) => String.fromCharCode(97 + ((i * 104729) % 26))).join('');
+    const { docId, a, b } = await aliceAndBobEditing();
+    const big = letters(400 * 1024, 104729);
     a.doc.getText('t').insert(0, big);
     await a.sync(3);
     const records = await h.streamRecords(docId);

@@ -104,7 +104,7 @@ describe('FM-1.1: reload journal', () => {
     expect(() => journalLocalChanges(doc, new ReloadJournal(storage, KEY), manualBarrier().barrier, [REMOTE])).not.toThrow();
     expect(doc.getText('t').toString()).toBe('');
     // Valid JSON, but not Yjs updates.
-    storage.setItem(KEY, JSON.stringify(['AAAA', '////']));
+    storage.setItem(KEY, JSON.stringify(['AAAA', '////', '%%not base64%%']));
     const other = new Y.Doc();
     expect(() => journalLocalChanges(other, new ReloadJournal(storage, KEY), manualBarrier().barrier, [REMOTE])).not.toThrow();
   });

@@ -25,32 +25,43 @@ export class ReloadJournal {
 
   /** Changes not yet known to be in IndexedDB, oldest first. */
   entries(): Uint8Array[] {
+    return this.stored().flatMap((entry) => {
+      try {
+        return [fromBase64(entry)];
+      } catch {
+        return []; // not base64: skipped, like any entry that is not a Yjs update
+      }
+    });
+  }
+
+  get length(): number {
+    return this.stored().length;
+  }
+
+  /** Returns false when storage refused it (quota): IndexedDB alone then keeps the change. */
+  append(update: Uint8Array): boolean {
+    return this.write([...this.stored(), toBase64(update)]);
+  }
+
+  /** Drops the oldest `count` entries: they are in IndexedDB now. */
+  drop(count: number): void {
+    this.write(this.stored().slice(count));
+  }
+
+  /** The entries as stored (base64), without decoding them. */
+  private stored(): string[] {
     try {
       const parsed: unknown = JSON.parse(this.storage.getItem(this.key) ?? '[]');
-      return Array.isArray(parsed) ? parsed.filter((e): e is string => typeof e === 'string').map(fromBase64) : [];
+      return Array.isArray(parsed) ? parsed.filter((e): e is string => typeof e === 'string') : [];
     } catch {
       return [];
     }
   }
 
-  get length(): number {
-    return this.entries().length;
-  }
-
-  /** Returns false when storage refused it (quota): IndexedDB alone then keeps the change. */
-  append(update: Uint8Array): boolean {
-    return this.write([...this.entries(), update]);
-  }
-
-  /** Drops the oldest `count` entries: they are in IndexedDB now. */
-  drop(count: number): void {
-    this.write(this.entries().slice(count));
-  }
-
-  private write(entries: readonly Uint8Array[]): boolean {
+  private write(entries: readonly string[]): boolean {
     try {
       if (entries.length === 0) this.storage.removeItem(this.key);
-      else this.storage.setItem(this.key, JSON.stringify(entries.map(toBase64)));
+      else this.storage.setItem(this.key, JSON.stringify(entries));
       return true;
     } catch {
       return false;
